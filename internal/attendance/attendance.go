@@ -1,0 +1,191 @@
+// Package attendance holds the domain types every stage shares: the normalized
+// punch event, the reject record, the daily record and the employee.
+//
+// It does no I/O and imports nothing but the standard library, so parsers,
+// adapters (Kafka, ClickHouse, FTP, Daou) and commands can all depend on it and
+// it never depends on them. The JSON field names are the wire contract published
+// in schemas/punch-event.v1.json; changing one is a schema version bump.
+package attendance
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of the punch event JSON schema (schemas/punch-event.v1.json).
+const SchemaVersion = 1
+
+// Mode is what a punch means for attendance. Vendors pick it on the terminal
+// (a function key), it is not the door direction.
+type Mode string
+
+const (
+	ModeIn      Mode = "in"
+	ModeOut     Mode = "out"
+	ModePass    Mode = "pass"   // plain door pass (출입), no attendance meaning by itself
+	ModeOuting  Mode = "outing" // 외출
+	ModeReturn  Mode = "return" // 복귀
+	ModeUnknown Mode = "unknown"
+)
+
+// Valid reports whether m is one of the six modes of the schema.
+func (m Mode) Valid() bool {
+	switch m {
+	case ModeIn, ModeOut, ModePass, ModeOuting, ModeReturn, ModeUnknown:
+		return true
+	}
+	return false
+}
+
+// Punch is one normalized access-control event. OccurredAt carries the site's
+// offset, so it marshals as RFC 3339 with that offset (2024-01-05T08:51:02+09:00).
+type Punch struct {
+	EventID    string    `json:"event_id"`
+	Vendor     string    `json:"vendor"`
+	Layout     string    `json:"layout"`
+	Site       string    `json:"site"`
+	OccurredAt time.Time `json:"occurred_at"`
+	EmployeeNo string    `json:"employee_no"`
+	Name       string    `json:"name"`
+	CardMasked string    `json:"card_masked"`
+	// CardHash is HMAC-SHA256(site card key, normalized card) in hex, set only when
+	// the site has a card key. It lets the matcher fall back to cards without the
+	// raw number ever leaving the parser.
+	CardHash   string `json:"card_hash,omitempty"`
+	Mode       Mode   `json:"mode"`
+	RawMode    string `json:"raw_mode"`
+	Device     string `json:"device"`
+	AuthOK     bool   `json:"auth_ok"`
+	SourceFile string `json:"source_file"`
+	SourceLine int    `json:"source_line"`
+}
+
+// PartitionKey is the Kafka message key: site + employee number, or the card
+// (hash, else masked) when there is no employee number, so that one person's
+// punches stay in order on one partition.
+func (p *Punch) PartitionKey() string {
+	switch {
+	case p.EmployeeNo != "":
+		return p.Site + "/" + p.EmployeeNo
+	case p.CardHash != "":
+		return p.Site + "/card:" + p.CardHash
+	default:
+		return p.Site + "/card:" + p.CardMasked
+	}
+}
+
+// EventID is the content-based identity of a punch: the same punch delivered
+// twice, in one file or in two files (of any layout that carries the same
+// fields), gets the same id; punches that differ in any identifying field get
+// different ids. The file name, line and the person's name are deliberately not
+// part of it (re-drops move lines; card-only rows have no name). The raw card is
+// hashed in, never stored. Fields are length-prefixed so no two field tuples
+// produce the same input.
+func EventID(site, vendor string, at time.Time, employeeNo, card string, mode Mode, rawMode, device string, authOK bool) string {
+	h := sha256.New()
+	var n [8]byte
+	put := func(s string) {
+		binary.BigEndian.PutUint32(n[:4], uint32(len(s)))
+		h.Write(n[:4])
+		h.Write([]byte(s))
+	}
+	put(site)
+	put(vendor)
+	binary.BigEndian.PutUint64(n[:], uint64(at.Unix()))
+	h.Write(n[:])
+	put(employeeNo)
+	put(card)
+	put(string(mode))
+	put(rawMode)
+	put(device)
+	if authOK {
+		h.Write([]byte{1})
+	} else {
+		h.Write([]byte{0})
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// MaskCard keeps only the last 4 characters of a card number; the rest become '*'.
+func MaskCard(card string) string {
+	r := []rune(card)
+	if len(r) <= 4 {
+		return card
+	}
+	return strings.Repeat("*", len(r)-4) + string(r[len(r)-4:])
+}
+
+// Reject is a row that could not become a punch. Raw is the row as read, with
+// any card number masked. Line is the 1-based physical line (for XML, the
+// 1-based record index).
+type Reject struct {
+	RejectID string `json:"reject_id"`
+	Vendor   string `json:"vendor"`
+	Layout   string `json:"layout"`
+	Site     string `json:"site"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Reason   string `json:"reason"`
+	Raw      string `json:"raw"`
+}
+
+// RejectID identifies a reject by where it was read and what it said, so a
+// re-read of the same file yields the same ids.
+func RejectID(site, file string, line int, raw string) string {
+	sum := sha256.Sum256([]byte(site + "\x00" + file + "\x00" + itoa(line) + "\x00" + raw))
+	return hex.EncodeToString(sum[:16])
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// Daily record flags.
+const (
+	FlagMissingIn  = "missing_in"
+	FlagMissingOut = "missing_out"
+)
+
+// DailyRecord is one person's working day as pushed to the groupware: the
+// day's first clock-in and last clock-out (nil when absent), with flags.
+type DailyRecord struct {
+	Site       string     `json:"site,omitempty"`
+	EmployeeNo string     `json:"employee_no"`
+	WorkingDay string     `json:"working_day"` // YYYY-MM-DD, the local calendar date the shift started
+	ClockIn    *time.Time `json:"clock_in"`
+	ClockOut   *time.Time `json:"clock_out"`
+	Flags      []string   `json:"flags"`
+}
+
+// Employee is a groupware account as the directory knows it.
+type Employee struct {
+	EmployeeNo  string   `json:"employee_no"` // Daou employeeNumber (인식번호): the push key
+	LoginID     string   `json:"login_id"`
+	Name        string   `json:"name"`
+	Status      string   `json:"status,omitempty"`       // as the directory reports it; never interpreted by guessing
+	ExpiredDate string   `json:"expired_date,omitempty"` // YYYY-MM-DD; on or before today = left
+	CardHashes  []string `json:"card_hashes,omitempty"`  // HMAC of card numbers, never raw cards
+	Aliases     []string `json:"aliases,omitempty"`      // other vendor numbers known for this person
+}
