@@ -189,3 +189,75 @@ type Employee struct {
 	CardHashes  []string `json:"card_hashes,omitempty"`  // HMAC of card numbers, never raw cards
 	Aliases     []string `json:"aliases,omitempty"`      // other vendor numbers known for this person
 }
+
+// Match outcomes of a punch.
+const (
+	OutcomeMatched   = "matched"
+	OutcomeAmbiguous = "ambiguous" // several candidates: never guessed
+	OutcomeUnmatched = "unmatched"
+)
+
+// Unmatched is a punch whose person could not be resolved to exactly one
+// groupware account. It goes to the unmatched topic and ClickHouse table.
+type Unmatched struct {
+	EventID    string    `json:"event_id"`
+	Site       string    `json:"site"`
+	Vendor     string    `json:"vendor"`
+	EmployeeNo string    `json:"employee_no"` // the vendor's number as written
+	Name       string    `json:"name"`
+	CardMasked string    `json:"card_masked"`
+	OccurredAt time.Time `json:"occurred_at"`
+	Outcome    string    `json:"outcome"`              // OutcomeAmbiguous or OutcomeUnmatched
+	Candidates []string  `json:"candidates,omitempty"` // employee numbers, for ambiguous
+	Reason     string    `json:"reason"`
+}
+
+// File states in the ingest ledger and the files table.
+const (
+	FilePending     = "pending"
+	FileDone        = "done"
+	FileFailed      = "failed"
+	FileQuarantined = "quarantined"
+)
+
+// FileRecord is what the ingest knows about one drop; published when a file
+// reaches a final state so the history keeps what was ingested.
+type FileRecord struct {
+	Source   string    `json:"source"`
+	Path     string    `json:"path"`
+	Size     int64     `json:"size"`
+	ModTime  time.Time `json:"mtime"`
+	SHA256   string    `json:"sha256"`
+	State    string    `json:"state"`
+	Site     string    `json:"site"`
+	Vendor   string    `json:"vendor"`
+	Layout   string    `json:"layout"`
+	Encoding string    `json:"encoding"`
+	Punches  int       `json:"punches"`
+	Rejects  int       `json:"rejects"`
+	Reason   string    `json:"reason,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// Push outcomes.
+const (
+	PushAccepted = "accepted" // 2xx from the groupware: in its middle DB
+	PushRejected = "rejected" // the groupware refused this record (925/926): fix data, not retry
+	PushFailed   = "failed"   // transport or server failure after retries
+	PushSkipped  = "skipped"  // unchanged since the last accepted push
+)
+
+// PushResult is the outcome of one push of a daily record (push_log).
+type PushResult struct {
+	Site        string    `json:"site,omitempty"`
+	EmployeeNo  string    `json:"employee_no"`
+	WorkingDay  string    `json:"working_day"`
+	ContentHash string    `json:"content_hash"`
+	Payload     string    `json:"payload"` // the JSON body sent, credentials removed
+	Outcome     string    `json:"outcome"`
+	HTTPStatus  int       `json:"http_status"`
+	Code        string    `json:"code"`
+	Message     string    `json:"message"`
+	Attempts    int       `json:"attempts"`
+	At          time.Time `json:"at"`
+}
