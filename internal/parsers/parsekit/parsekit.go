@@ -102,9 +102,10 @@ type Emitter interface {
 type Layout struct {
 	Name   string // fixed layout name, e.g. "caps-event-txt"
 	Vendor string // "adtcaps", "secom" or "telecop"
-	// Sniff reports whether the head of a decoded file (its first non-empty
-	// line, BOM and NULs removed; for XML the text up to the first record)
-	// looks like this layout.
+	// Sniff reports whether the head of a decoded file looks like this
+	// layout. head is the first up to 8 KiB of UTF-8 text (BOM and NULs
+	// removed); it may hold several lines and may end mid-line, so look at
+	// complete lines only (title rows may precede a header).
 	Sniff func(head string) bool
 	// FileHint reports whether a file name is typical of this layout; used only
 	// to break ties when several layouts sniff true.
