@@ -1,7 +1,224 @@
-// Package secom parses S-1 Secom exports: secom-alarm-csv and secom-workhistory-csv.
+// Package secom parses S-1 Secom exports: secom-alarm-csv (T_SECOM_ALARM, one
+// row per tag) and secom-workhistory-csv (T_SECOM_WORKHISTORY, Secom's own
+// daily result).
+//
+// Guarantees (vendor-exports.md §6): every data row becomes punches or one
+// reject, in file order, with its physical line; a missing or wrong header is
+// a *parsekit.FileError; Sabun is kept as written (trimmed); the raw CardNo
+// never appears in any punch or reject (reasons included); Flag1 meanings
+// come from opt.Codes; memory stays flat whatever the file size.
 package secom
 
-import "github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
+import (
+	"io"
+	"strings"
+
+	"github.com/attendance-pipeline/attnd/internal/attendance"
+	"github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
+)
+
+const (
+	vendor         = "secom"
+	layoutAlarm    = "secom-alarm-csv"
+	layoutWorkHist = "secom-workhistory-csv"
+)
 
 // Layouts returns the Secom layouts.
-func Layouts() []parsekit.Layout { return nil }
+func Layouts() []parsekit.Layout {
+	return []parsekit.Layout{
+		{
+			Name: layoutAlarm, Vendor: vendor,
+			Sniff:    func(head string) bool { return parsekit.SniffCSVHeader(head, 0, parsekit.CSVColumns[alarmRow]()...) },
+			FileHint: func(name string) bool { return hasWord(name, "alarm") },
+			Parse:    parseAlarm,
+		},
+		{
+			Name: layoutWorkHist, Vendor: vendor,
+			Sniff:    func(head string) bool { return parsekit.SniffCSVHeader(head, 0, parsekit.CSVColumns[workRow]()...) },
+			FileHint: func(name string) bool { return hasWord(name, "workhistory") },
+			Parse:    parseWorkHistory,
+		},
+	}
+}
+
+func hasWord(name, w string) bool { return strings.Contains(strings.ToLower(name), w) }
+
+// alarmRow holds the T_SECOM_ALARM columns the layout uses; the others
+// (alarm-acknowledge fields shared with security alarms) may be present or not.
+type alarmRow struct {
+	ATime  string `csv:"ATime"`
+	EqCode string `csv:"EqCode"`
+	CardNo string `csv:"CardNo"`
+	Name   string `csv:"Name"`
+	Flag1  string `csv:"Flag1"`
+	Sabun  string `csv:"Sabun"`
+}
+
+func parseAlarm(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error {
+	opt = opt.WithDefaults()
+	rows, err := parsekit.NewCSVRows[alarmRow](r, opt, 0)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		row := rows.Row()
+		if p := rows.Problem(); p != "" {
+			if err := reject(opt, emit, layoutAlarm, rows, p, row.CardNo); err != nil {
+				return err
+			}
+			continue
+		}
+		at, err := parsekit.Stamp14(row.ATime, opt.Location)
+		if err != nil {
+			if err := reject(opt, emit, layoutAlarm, rows, "ATime: "+err.Error(), row.CardNo); err != nil {
+				return err
+			}
+			continue
+		}
+		mode, ok := opt.Codes.SecomFlag1Modes[row.Flag1]
+		if !ok {
+			mode = opt.Codes.SecomDefaultMode
+		}
+		p := opt.Build(parsekit.Row{
+			Vendor: vendor, Layout: layoutAlarm, Line: rows.Line(), At: at,
+			EmployeeNo: row.Sabun, Name: row.Name, Card: row.CardNo,
+			Mode: mode, RawMode: row.Flag1, Device: row.EqCode, AuthOK: true,
+		})
+		if err := emit.Punch(p); err != nil {
+			return err
+		}
+	}
+	return readErr(opt, rows.Err())
+}
+
+type workRow struct {
+	WorkDate string `csv:"WorkDate"`
+	Sabun    string `csv:"Sabun"`
+	Name     string `csv:"Name"`
+	CardNo   string `csv:"CardNo"`
+	WSTime   string `csv:"WSTime"`
+	WCTime   string `csv:"WCTime"`
+}
+
+// parseWorkHistory emits an in punch for WSTime and an out punch for WCTime.
+// An empty stamp is no punch (Secom writes ” for "did not come"), so a row
+// with neither is an absent day, not a reject. A WCTime on the next day keeps
+// its date: midnight crossings are the matcher's business.
+func parseWorkHistory(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error {
+	opt = opt.WithDefaults()
+	rows, err := parsekit.NewCSVRows[workRow](r, opt, 0)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		row := rows.Row()
+		reason := rows.Problem()
+		if reason == "" {
+			reason = checkWorkRow(row, opt)
+		}
+		if reason != "" {
+			if err := reject(opt, emit, layoutWorkHist, rows, reason, row.CardNo); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, s := range [...]struct {
+			col, val string
+			mode     attendance.Mode
+		}{{"WSTime", row.WSTime, attendance.ModeIn}, {"WCTime", row.WCTime, attendance.ModeOut}} {
+			if s.val == "" {
+				continue
+			}
+			at, _ := parsekit.Stamp14(s.val, opt.Location) // checked above
+			p := opt.Build(parsekit.Row{
+				Vendor: vendor, Layout: layoutWorkHist, Line: rows.Line(), At: at,
+				EmployeeNo: row.Sabun, Name: row.Name, Card: row.CardNo,
+				Mode: s.mode, RawMode: s.col, AuthOK: true,
+			})
+			if err := emit.Punch(p); err != nil {
+				return err
+			}
+		}
+	}
+	return readErr(opt, rows.Err())
+}
+
+// checkWorkRow validates the whole row first, so a row is either all punches
+// or one reject.
+func checkWorkRow(row *workRow, opt parsekit.Options) string {
+	if _, err := parsekit.DateAndTime(row.WorkDate, "000000", opt.Location); err != nil {
+		return "WorkDate: " + err.Error()
+	}
+	for _, s := range [...][2]string{{"WSTime", row.WSTime}, {"WCTime", row.WCTime}} {
+		if s[1] == "" {
+			continue
+		}
+		if _, err := parsekit.Stamp14(s[1], opt.Location); err != nil {
+			return s[0] + ": " + err.Error()
+		}
+	}
+	return ""
+}
+
+// reject emits a reject for the current row, CardNo masked out of the reason
+// as well as the raw text. A structurally broken row may have shifted
+// columns, so there every card-like field is masked too (well-formed rows
+// keep their Sabun readable).
+func reject(opt parsekit.Options, emit parsekit.Emitter, layout string, rows rowSource, reason, card string) error {
+	cards := []string{card}
+	for _, f := range rows.Fields() {
+		if rows.Problem() != "" && f != card && cardLike(f, opt) {
+			cards = append(cards, f)
+		}
+	}
+	reason = parsekit.MaskCardsIn(reason, cards...)
+	return emit.Reject(opt.Reject(vendor, layout, rows.Line(), reason, rows.Raw(), cards...))
+}
+
+type rowSource interface {
+	Line() int
+	Raw() string
+	Fields() []string
+	Problem() string
+}
+
+// cardLike: 8 to 18 ASCII letters/digits with a digit, that is not a valid
+// YYYYMMDD[HHMMSS] stamp (masking ATime would make rejects unreadable).
+func cardLike(f string, opt parsekit.Options) bool {
+	if len(f) < 8 || len(f) > 18 {
+		return false
+	}
+	digit := false
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		default:
+			return false
+		}
+	}
+	if !digit {
+		return false
+	}
+	if len(f) == 14 {
+		if _, err := parsekit.Stamp14(f, opt.Location); err == nil {
+			return false
+		}
+	}
+	if len(f) == 8 {
+		if _, err := parsekit.DateAndTime(f, "0", opt.Location); err == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// readErr turns a read failure mid-file into a file-level error.
+func readErr(opt parsekit.Options, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &parsekit.FileError{File: opt.File, Reason: err.Error()}
+}
