@@ -133,18 +133,14 @@ func (c *CSVRows[T]) Next() bool {
 		}
 		c.line, _ = c.cr.FieldPos(0)
 		c.rec = rec
-		blank := true
-		for i, f := range rec {
-			rec[i] = strings.TrimSpace(f)
-			blank = blank && rec[i] == ""
-		}
-		if blank && !c.feed.tooLong && !c.feed.cut {
+		if blank(rec) && !c.feed.tooLong && !c.feed.cut {
 			continue
 		}
 		var zero T
 		c.row = zero
-		for _, b := range c.binds {
+		for _, b := range c.binds { // only bound fields are trimmed: the hot path
 			if b.col < len(rec) {
+				rec[b.col] = strings.TrimSpace(rec[b.col])
 				c.rv.Field(b.field).SetString(rec[b.col])
 			}
 		}
@@ -164,7 +160,7 @@ func (c *CSVRows[T]) check(rec []string) string {
 		return fmt.Sprintf("want %d fields, got %d", c.width, len(rec))
 	}
 	for i := c.width; i < len(rec); i++ {
-		if rec[i] != "" {
+		if strings.TrimSpace(rec[i]) != "" {
 			return fmt.Sprintf("want %d fields, got %d", c.width, len(rec))
 		}
 	}
@@ -176,11 +172,20 @@ func (c *CSVRows[T]) check(rec []string) string {
 	return ""
 }
 
+func blank(rec []string) bool {
+	for _, f := range rec {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // Row is the current row; fields whose column is missing on a short row are
 // empty. Valid until the next call to Next.
 func (c *CSVRows[T]) Row() *T { return &c.row }
 
-// Fields are the current record's fields, trimmed; valid until Next.
+// Fields are the current record's fields (bound ones trimmed); valid until Next.
 func (c *CSVRows[T]) Fields() []string { return c.rec }
 
 // Line is the physical line the current row starts on.
