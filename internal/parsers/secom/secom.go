@@ -160,17 +160,12 @@ func checkWorkRow(row *workRow, opt parsekit.Options) string {
 	return ""
 }
 
-// reject emits a reject for the current row, CardNo masked out of the reason
-// as well as the raw text. A structurally broken row may have shifted
-// columns, so there every card-like field is masked too (well-formed rows
-// keep their Sabun readable).
+// reject emits a reject for the current row, with CardNo and every other
+// card-like run masked out of the reason and the raw text: a malformed row
+// may have its card in any column, or glued to garbage. (Long numeric
+// Sabuns get masked too; the line number leads back to the file.)
 func reject(opt parsekit.Options, emit parsekit.Emitter, layout string, rows rowSource, reason, card string) error {
-	cards := []string{card}
-	for _, f := range rows.Fields() {
-		if rows.Problem() != "" && f != card && cardLike(f, opt) {
-			cards = append(cards, f)
-		}
-	}
+	cards := cardRuns(rows.Raw(), []string{card})
 	reason = parsekit.MaskCardsIn(reason, cards...)
 	return emit.Reject(opt.Reject(vendor, layout, rows.Line(), reason, rows.Raw(), cards...))
 }
@@ -178,41 +173,36 @@ func reject(opt parsekit.Options, emit parsekit.Emitter, layout string, rows row
 type rowSource interface {
 	Line() int
 	Raw() string
-	Fields() []string
-	Problem() string
 }
 
-// cardLike: 8 to 18 ASCII letters/digits with a digit, that is not a valid
-// YYYYMMDD[HHMMSS] stamp (masking ATime would make rejects unreadable).
-func cardLike(f string, opt parsekit.Options) bool {
-	if len(f) < 8 || len(f) > 18 {
+// cardRuns appends to cards every run of 8 or more ASCII letters and digits
+// in s that holds a digit and is not timestamp-shaped (masking a bad ATime
+// would make its reject unreadable). The row's own CardNo is always masked.
+func cardRuns(s string, cards []string) []string {
+	for i := 0; i < len(s); {
+		j, digit := i, false
+		for ; j < len(s) && isAlnum(s[j]); j++ {
+			digit = digit || (s[j] >= '0' && s[j] <= '9')
+		}
+		if run := s[i:j]; digit && len(run) >= 8 && !isStamp(run) {
+			cards = append(cards, run)
+		}
+		i = j + 1
+	}
+	return cards
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+}
+
+// isStamp: all digits, at most 14, starting like a year 19xx/20xx: a
+// (possibly truncated) timestamp, which reasons must be able to quote.
+func isStamp(f string) bool {
+	if len(f) > 14 || !(strings.HasPrefix(f, "19") || strings.HasPrefix(f, "20")) {
 		return false
 	}
-	digit := false
-	for i := 0; i < len(f); i++ {
-		c := f[i]
-		switch {
-		case c >= '0' && c <= '9':
-			digit = true
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
-		default:
-			return false
-		}
-	}
-	if !digit {
-		return false
-	}
-	if len(f) == 14 {
-		if _, err := parsekit.Stamp14(f, opt.Location); err == nil {
-			return false
-		}
-	}
-	if len(f) == 8 {
-		if _, err := parsekit.DateAndTime(f, "0", opt.Location); err == nil {
-			return false
-		}
-	}
-	return true
+	return strings.Trim(f, "0123456789") == ""
 }
 
 // readErr turns a read failure mid-file into a file-level error.
