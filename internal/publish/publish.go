@@ -1,0 +1,481 @@
+// Package publish writes punches, rejects and file records to Kafka with
+// segmentio/kafka-go.
+//
+// Guarantee: a FileWriter's Flush returns nil only once every message handed
+// to it has been acknowledged by all in-sync replicas (acks=all); on error,
+// the caller must assume none of the unflushed messages were written and
+// re-publish them (at-least-once: duplicates are possible, consumers dedupe by
+// event_id / reject_id).
+package publish
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/attendance-pipeline/attnd/internal/attendance"
+	"github.com/attendance-pipeline/attnd/internal/obs"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// Default topic names.
+const (
+	DefaultPunchesTopic = "attendance.punches.v1"
+	DefaultRejectsTopic = "attendance.rejects.v1"
+	DefaultFilesTopic   = "attendance.files.v1"
+)
+
+// Topics are the topic names.
+type Topics struct {
+	Punches string `yaml:"punches"`
+	Rejects string `yaml:"rejects"`
+	Files   string `yaml:"files"`
+}
+
+// SASL configures broker authentication. The password never comes from the
+// config file: it is read from the environment variable PasswordEnv
+// (default KAFKA_SASL_PASSWORD) into Password.
+type SASL struct {
+	Mechanism   string `yaml:"mechanism"` // "" (none) | plain | scram-sha-256 | scram-sha-512
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"`
+	Password    string `yaml:"-"`
+}
+
+// TLS configures TLS to the brokers.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Config is the Kafka side of the ingest.
+type Config struct {
+	Brokers           []string      `yaml:"brokers"`
+	Topics            Topics        `yaml:"topics"`
+	Partitions        int           `yaml:"partitions"`         // for topic creation; default 6
+	ReplicationFactor int           `yaml:"replication_factor"` // for topic creation; default 1
+	CreateTopics      *bool         `yaml:"create_topics"`      // default true
+	ClientID          string        `yaml:"client_id"`
+	Compression       string        `yaml:"compression"`   // lz4 (default) | snappy | zstd | gzip | none
+	ChunkSize         int           `yaml:"chunk_size"`    // messages per WriteMessages call; default 5000
+	BatchTimeout      time.Duration `yaml:"batch_timeout"` // default 10ms
+	WriteTimeout      time.Duration `yaml:"write_timeout"` // default 30s
+	Retries           int           `yaml:"retries"`       // attempts per chunk beyond kafka-go's own; default 8
+	SASL              SASL          `yaml:"sasl"`
+	TLS               TLS           `yaml:"tls"`
+}
+
+// WithDefaults fills zero values.
+func (c Config) WithDefaults() Config {
+	if c.Topics.Punches == "" {
+		c.Topics.Punches = DefaultPunchesTopic
+	}
+	if c.Topics.Rejects == "" {
+		c.Topics.Rejects = DefaultRejectsTopic
+	}
+	if c.Topics.Files == "" {
+		c.Topics.Files = DefaultFilesTopic
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 6
+	}
+	if c.ReplicationFactor <= 0 {
+		c.ReplicationFactor = 1
+	}
+	if c.CreateTopics == nil {
+		t := true
+		c.CreateTopics = &t
+	}
+	if c.ClientID == "" {
+		c.ClientID = "attnd-ingest"
+	}
+	if c.Compression == "" {
+		c.Compression = "lz4"
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = 5000
+	}
+	if c.BatchTimeout <= 0 {
+		c.BatchTimeout = 10 * time.Millisecond
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.Retries <= 0 {
+		c.Retries = 8
+	}
+	if c.SASL.PasswordEnv == "" {
+		c.SASL.PasswordEnv = "KAFKA_SASL_PASSWORD"
+	}
+	return c
+}
+
+// Validate checks the config; errors name the key (under "kafka.").
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("kafka.brokers: at least one broker is required"))
+	}
+	for i, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("kafka.brokers[%d]: %q is not host:port", i, b))
+		}
+	}
+	if _, err := compression(c.Compression); err != nil {
+		errs = append(errs, fmt.Errorf("kafka.compression: %w", err))
+	}
+	switch c.SASL.Mechanism {
+	case "", "plain", "scram-sha-256", "scram-sha-512":
+		if c.SASL.Mechanism != "" && c.SASL.Username == "" {
+			errs = append(errs, errors.New("kafka.sasl.username: required with a SASL mechanism"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("kafka.sasl.mechanism: %q is not plain, scram-sha-256 or scram-sha-512", c.SASL.Mechanism))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("kafka.tls: cert_file and key_file go together"))
+	}
+	return errors.Join(errs...)
+}
+
+func compression(name string) (kafka.Compression, error) {
+	switch strings.ToLower(name) {
+	case "none":
+		return 0, nil
+	case "gzip":
+		return kafka.Gzip, nil
+	case "snappy":
+		return kafka.Snappy, nil
+	case "lz4", "":
+		return kafka.Lz4, nil
+	case "zstd":
+		return kafka.Zstd, nil
+	}
+	return 0, fmt.Errorf("%q is not none, gzip, snappy, lz4 or zstd", name)
+}
+
+func (c Config) transport() (*kafka.Transport, error) {
+	t := &kafka.Transport{ClientID: c.ClientID, DialTimeout: 10 * time.Second, MetadataTTL: 5 * time.Second}
+	var err error
+	if t.SASL, err = c.mechanism(); err != nil {
+		return nil, err
+	}
+	if c.TLS.Enabled {
+		tc := &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("kafka.tls.ca_file: %s holds no PEM certificate", c.TLS.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		if c.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.tls: load client certificate: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		t.TLS = tc
+	}
+	return t, nil
+}
+
+func (c Config) mechanism() (sasl.Mechanism, error) {
+	switch c.SASL.Mechanism {
+	case "":
+		return nil, nil
+	case "plain":
+		return plain.Mechanism{Username: c.SASL.Username, Password: c.SASL.Password}, nil
+	case "scram-sha-256", "scram-sha-512":
+		algo := scram.SHA256
+		if c.SASL.Mechanism == "scram-sha-512" {
+			algo = scram.SHA512
+		}
+		m, err := scram.Mechanism(algo, c.SASL.Username, c.SASL.Password)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.sasl: %s: %w", c.SASL.Mechanism, err)
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("kafka.sasl.mechanism: %q is not plain, scram-sha-256 or scram-sha-512", c.SASL.Mechanism)
+}
+
+// Publisher owns one kafka-go Writer shared by every file.
+type Publisher struct {
+	cfg     Config
+	w       *kafka.Writer
+	client  *kafka.Client
+	logger  *slog.Logger
+	metrics *obs.IngestMetrics
+}
+
+// New builds a Publisher (no I/O yet; see EnsureTopics and Ping). metrics may be nil.
+func New(cfg Config, logger *slog.Logger, metrics *obs.IngestMetrics) (*Publisher, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tr, err := cfg.transport()
+	if err != nil {
+		return nil, err
+	}
+	comp, _ := compression(cfg.Compression)
+	if logger == nil {
+		logger = obs.Discard()
+	}
+	addr := kafka.TCP(cfg.Brokers...)
+	w := &kafka.Writer{
+		Addr:            addr,
+		Balancer:        &kafka.Hash{}, // key = partition: one person's punches stay in order
+		RequiredAcks:    kafka.RequireAll,
+		BatchTimeout:    cfg.BatchTimeout,
+		BatchSize:       cfg.ChunkSize,
+		BatchBytes:      1 << 20,
+		Compression:     comp,
+		MaxAttempts:     3,
+		WriteBackoffMin: 50 * time.Millisecond,
+		WriteBackoffMax: 500 * time.Millisecond,
+		WriteTimeout:    cfg.WriteTimeout,
+		ReadTimeout:     cfg.WriteTimeout,
+		Transport:       tr,
+	}
+	return &Publisher{
+		cfg:     cfg,
+		w:       w,
+		client:  &kafka.Client{Addr: addr, Transport: tr, Timeout: cfg.WriteTimeout},
+		logger:  logger.With(obs.KeyComponent, "publish"),
+		metrics: metrics,
+	}, nil
+}
+
+// Config is the effective config (with defaults).
+func (p *Publisher) Config() Config { return p.cfg }
+
+// EnsureTopics creates the three topics with the configured partitions and
+// replication; a topic that already exists is fine.
+func (p *Publisher) EnsureTopics(ctx context.Context) error {
+	if !*p.cfg.CreateTopics {
+		return nil
+	}
+	var topics []kafka.TopicConfig
+	for _, t := range []string{p.cfg.Topics.Punches, p.cfg.Topics.Rejects, p.cfg.Topics.Files} {
+		topics = append(topics, kafka.TopicConfig{Topic: t, NumPartitions: p.cfg.Partitions, ReplicationFactor: p.cfg.ReplicationFactor})
+	}
+	resp, err := p.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("publish: create topics: %w", err)
+	}
+	var errs []error
+	for name, e := range resp.Errors {
+		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("publish: create topic %s: %w", name, e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ping checks that the brokers answer a metadata request.
+func (p *Publisher) Ping(ctx context.Context) error {
+	_, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topics.Punches}})
+	if err != nil {
+		return fmt.Errorf("publish: kafka metadata: %w", err)
+	}
+	return nil
+}
+
+// Close flushes nothing (every write is synchronous) and closes the writer.
+func (p *Publisher) Close() error {
+	if err := p.w.Close(); err != nil {
+		return fmt.Errorf("publish: close writer: %w", err)
+	}
+	return nil
+}
+
+// write writes msgs until every one is acknowledged, retrying only the
+// failed ones, up to cfg.Retries rounds.
+func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := p.w.WriteMessages(ctx, msgs...)
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		if p.metrics != nil {
+			p.metrics.KafkaLatency.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+		}
+		if err == nil {
+			if p.metrics != nil {
+				for i := range msgs {
+					p.metrics.KafkaMessages.WithLabelValues(msgs[i].Topic).Inc()
+				}
+			}
+			return nil
+		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
+			failed := msgs[:0:0]
+			for i, e := range werrs {
+				if e != nil {
+					failed = append(failed, msgs[i])
+				} else if p.metrics != nil {
+					p.metrics.KafkaMessages.WithLabelValues(msgs[i].Topic).Inc()
+				}
+			}
+			msgs = failed
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("publish: write %d messages: %w", len(msgs), ctx.Err())
+		}
+		if attempt >= p.cfg.Retries {
+			return fmt.Errorf("publish: write %d messages after %d attempts: %w", len(msgs), attempt, err)
+		}
+		p.logger.Warn("kafka write failed, retrying", "attempt", attempt, "messages", len(msgs), obs.KeyError, err.Error())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("publish: write %d messages: %w", len(msgs), ctx.Err())
+		case <-time.After(backoff):
+		}
+		if backoff *= 2; backoff > 5*time.Second {
+			backoff = 5 * time.Second
+		}
+	}
+}
+
+// FileMeta describes the file a FileWriter publishes.
+type FileMeta struct {
+	SourceFile string // source_file header (the name events carry)
+	SHA256     string
+	Site       string
+}
+
+// FileWriter publishes one file's punches and rejects in chunks. It
+// implements parsekit.Emitter. Not safe for concurrent use.
+type FileWriter struct {
+	p        *Publisher
+	ctx      context.Context
+	meta     FileMeta
+	buf      []kafka.Message
+	nPunch   int // buffered
+	nReject  int
+	ackPunch int // acknowledged
+	ackRej   int
+}
+
+// File starts publishing one file; ctx bounds every write made for it.
+func (p *Publisher) File(ctx context.Context, meta FileMeta) *FileWriter {
+	return &FileWriter{p: p, ctx: ctx, meta: meta, buf: make([]kafka.Message, 0, p.cfg.ChunkSize)}
+}
+
+// Punch queues a punch (key = PartitionKey, value = JSON) and writes a full chunk.
+func (w *FileWriter) Punch(pu attendance.Punch) error {
+	val, err := json.Marshal(&pu)
+	if err != nil {
+		return fmt.Errorf("publish: encode punch %s: %w", pu.EventID, err)
+	}
+	w.buf = append(w.buf, kafka.Message{
+		Topic: w.p.cfg.Topics.Punches,
+		Key:   []byte(pu.PartitionKey()),
+		Value: val,
+		Headers: []kafka.Header{
+			{Key: "source_file", Value: []byte(pu.SourceFile)},
+			{Key: "sha256", Value: []byte(w.meta.SHA256)},
+			{Key: "layout", Value: []byte(pu.Layout)},
+			{Key: "event_id", Value: []byte(pu.EventID)},
+		},
+	})
+	w.nPunch++
+	return w.maybeFlush()
+}
+
+// Reject queues a reject (key = site/file) and writes a full chunk.
+func (w *FileWriter) Reject(r attendance.Reject) error {
+	val, err := json.Marshal(&r)
+	if err != nil {
+		return fmt.Errorf("publish: encode reject %s: %w", r.RejectID, err)
+	}
+	w.buf = append(w.buf, kafka.Message{
+		Topic: w.p.cfg.Topics.Rejects,
+		Key:   []byte(r.Site + "/" + r.File),
+		Value: val,
+		Headers: []kafka.Header{
+			{Key: "source_file", Value: []byte(r.File)},
+			{Key: "sha256", Value: []byte(w.meta.SHA256)},
+			{Key: "layout", Value: []byte(r.Layout)},
+			{Key: "reject_id", Value: []byte(r.RejectID)},
+		},
+	})
+	w.nReject++
+	return w.maybeFlush()
+}
+
+func (w *FileWriter) maybeFlush() error {
+	if len(w.buf) < w.p.cfg.ChunkSize {
+		return nil
+	}
+	return w.Flush()
+}
+
+// Flush writes what is buffered in one WriteMessages call (plus retries) and
+// returns once all of it is acknowledged.
+func (w *FileWriter) Flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if err := w.p.write(w.ctx, w.buf); err != nil {
+		return fmt.Errorf("publish %s: %w", w.meta.SourceFile, err)
+	}
+	w.ackPunch += w.nPunch
+	w.ackRej += w.nReject
+	w.nPunch, w.nReject = 0, 0
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Acked returns how many punches and rejects were acknowledged so far.
+func (w *FileWriter) Acked() (punches, rejects int) { return w.ackPunch, w.ackRej }
+
+// PublishFile publishes a file record (key = sha256) to the files topic and
+// waits for its acknowledgement.
+func (p *Publisher) PublishFile(ctx context.Context, rec attendance.FileRecord) error {
+	val, err := json.Marshal(&rec)
+	if err != nil {
+		return fmt.Errorf("publish: encode file record: %w", err)
+	}
+	msg := kafka.Message{
+		Topic: p.cfg.Topics.Files,
+		Key:   []byte(rec.SHA256),
+		Value: val,
+		Headers: []kafka.Header{
+			{Key: "source_file", Value: []byte(rec.Path)},
+			{Key: "sha256", Value: []byte(rec.SHA256)},
+			{Key: "layout", Value: []byte(rec.Layout)},
+			{Key: "state", Value: []byte(rec.State)},
+		},
+	}
+	if err := p.write(ctx, []kafka.Message{msg}); err != nil {
+		return fmt.Errorf("publish file record %s: %w", rec.Path, err)
+	}
+	return nil
+}
