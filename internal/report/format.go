@@ -87,19 +87,19 @@ func writeTable(w io.Writer, t *Table) error {
 	}
 	var b strings.Builder
 	line := func(vals []string) {
+		var l strings.Builder
 		for i, s := range vals {
 			pad := strings.Repeat(" ", widths[i]-width(s))
 			if i > 0 {
-				b.WriteString("  ")
+				l.WriteString("  ")
 			}
 			if numeric[i] {
-				b.WriteString(pad + s)
-			} else if i < len(vals)-1 {
-				b.WriteString(s + pad)
+				l.WriteString(pad + s)
 			} else {
-				b.WriteString(s)
+				l.WriteString(s + pad)
 			}
 		}
+		b.WriteString(strings.TrimRight(l.String(), " "))
 		b.WriteString("\n")
 	}
 	line(t.Columns)
