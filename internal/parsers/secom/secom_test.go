@@ -63,8 +63,9 @@ func run(t testing.TB, l parsekit.Layout, file string, raw []byte) (*collect, er
 	return c, l.Parse(text, opt, c)
 }
 
-// cardRE finds the raw cards in fixtures: 010 mobile cards and the hex one.
-var cardRE = regexp.MustCompile(`010[0-9]{10}|01[0-9a-fA-F]{11}`)
+// cardRE finds the raw cards in fixtures: 010 mobile cards and the hex one,
+// as whole tokens (not the inside of a longer stamp such as 20100000000000).
+var cardRE = regexp.MustCompile(`(?:^|[^0-9A-Za-z])(010[0-9]{10}|01[0-9a-fA-F]{11})(?:$|[^0-9A-Za-z])`)
 
 // checkInvariants asserts what must hold for any input.
 func checkInvariants(t testing.TB, input []byte, c *collect) {
@@ -81,9 +82,13 @@ func checkInvariants(t testing.TB, input []byte, c *collect) {
 		ob.Write(b)
 	}
 	out := ob.String()
-	for _, card := range cardRE.FindAllString(string(input), -1) {
-		if strings.Contains(out, card) || strings.Contains(out, strings.ToUpper(card)) {
-			t.Errorf("raw card %s leaked into output", card)
+	leaked := map[string]bool{}
+	for _, m := range cardRE.FindAllStringSubmatch(out, -1) {
+		leaked[strings.ToUpper(m[1])] = true
+	}
+	for _, m := range cardRE.FindAllStringSubmatch(string(input), -1) {
+		if leaked[strings.ToUpper(m[1])] {
+			t.Errorf("raw card %s leaked into output", m[1])
 		}
 	}
 	for _, p := range c.punches {
