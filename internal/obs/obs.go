@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The one field set of structured logs.
@@ -184,4 +185,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("obs: shut down http server: %w", err)
 	}
 	return <-s.done
+}
+
+// Value reads the current value of a counter or gauge (tests, status pages).
+func Value(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		return 0
+	}
+	switch {
+	case d.Counter != nil:
+		return d.Counter.GetValue()
+	case d.Gauge != nil:
+		return d.Gauge.GetValue()
+	}
+	return 0
 }
