@@ -65,15 +65,16 @@ func run(t testing.TB, l parsekit.Layout, file string, raw []byte) (*collect, er
 
 // cardRE finds the raw cards in fixtures: 010 mobile cards and the hex one,
 // as whole tokens (not the inside of a longer stamp such as 20100000000000).
-var cardRE = regexp.MustCompile(`(?:^|[^0-9A-Za-z])(010[0-9]{10}|01[0-9a-fA-F]{11})(?:$|[^0-9A-Za-z])`)
+var cardRE = regexp.MustCompile(`\b(010[0-9]{10}|01[0-9a-fA-F]{11})\b`)
 
 // checkInvariants asserts what must hold for any input.
 func checkInvariants(t testing.TB, input []byte, c *collect) {
 	t.Helper()
-	// Sabun and Name are kept as written, so a card-like value there is not a leak.
+	// Sabun, Name, Flag1 and EqCode are kept as written, so a card-like value
+	// there is not the card (fuzzed headers move columns around).
 	var ob strings.Builder
 	for _, p := range c.punches {
-		p.EmployeeNo, p.Name = "", ""
+		p.EmployeeNo, p.Name, p.RawMode, p.Device = "", "", "", ""
 		b, _ := json.Marshal(p)
 		ob.Write(b)
 	}
