@@ -19,17 +19,31 @@ usage() { echo "usage: $0 start|stop DIR PORT [tls]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1 dir=$2 port=${3:-} mode=${4:-plain}
 
+# alive PID: running and not a zombie (an orphaned vsftpd is reaped by init,
+# which may take a while; a zombie holds no port and no connection).
+alive() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  if [ -r "/proc/$1/stat" ]; then
+    st=$(sed 's/^[^)]*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+    [ "$st" != Z ] || return 1
+  fi
+  return 0
+}
+
 stop() {
   local pidfile=$dir/vsftpd.pid pid
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if [ -n "$pid" ] && alive "$pid"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
+      alive "$pid" || break
+      sleep 0.05
     done
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    if alive "$pid"; then
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
   fi
   rm -f "$pidfile"
 }
@@ -43,7 +57,7 @@ start() {
 
   mkdir -p "$dir/root"
   dir=$(cd "$dir" && pwd)
-  if [ -f "$dir/vsftpd.pid" ] && kill -0 "$(cat "$dir/vsftpd.pid")" 2>/dev/null; then
+  if [ -f "$dir/vsftpd.pid" ] && alive "$(cat "$dir/vsftpd.pid")"; then
     echo "vsftpd.sh: already running in $dir (pid $(cat "$dir/vsftpd.pid"))" >&2
     exit 1
   fi
@@ -120,7 +134,7 @@ CONF
   local pid=$!
   echo "$pid" >"$dir/vsftpd.pid"
   for _ in $(seq 1 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       echo "vsftpd.sh: vsftpd exited at start:" >&2
       cat "$dir/vsftpd.out" >&2 || true
       rm -f "$dir/vsftpd.pid"
