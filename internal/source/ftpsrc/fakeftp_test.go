@@ -19,6 +19,7 @@ type fakeFTP struct {
 	silent  bool   // accept and never say anything
 	stall   bool   // RETR: send 150, then no data ever
 	badEPSV bool   // EPSV replies with a closed port
+	noDir   bool   // CWD fails (the drop folder does not exist)
 	listing string // LIST payload
 	content string // RETR payload
 
@@ -150,6 +151,12 @@ func (f *fakeFTP) serve(c net.Conn) {
 			say("211-Features:\r\n EPSV\r\n PASV\r\n SIZE\r\n211 End")
 		case "TYPE", "NOOP":
 			say("200 ok")
+		case "CWD":
+			if f.noDir {
+				say("550 Failed to change directory.")
+			} else {
+				say("250 Directory successfully changed.")
+			}
 		case "EPSV":
 			if f.badEPSV {
 				say("229 Entering Extended Passive Mode (|||%d|)", closedPort(f.t))

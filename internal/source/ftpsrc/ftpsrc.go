@@ -82,6 +82,9 @@ type Options struct {
 	StableFallback time.Duration
 	// MaxConns caps the connection pool (default spec.Workers+1, at least 2).
 	MaxConns int
+	// MaxIdle is how long a pooled connection may sit unused before it is
+	// closed instead of reused (default 60 s; servers drop idle sessions).
+	MaxIdle time.Duration
 	// LookupEnv reads the password variable (default os.LookupEnv).
 	LookupEnv func(string) (string, bool)
 	// Now is the clock for ages (default time.Now).
@@ -286,6 +289,9 @@ func New(ctx context.Context, spec source.Spec, logger *slog.Logger, opts ...Opt
 	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = max(spec.Workers, 1) + 1
+	}
+	if o.MaxIdle <= 0 {
+		o.MaxIdle = 60 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

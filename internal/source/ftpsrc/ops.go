@@ -23,6 +23,11 @@ func (s *Source) List(ctx context.Context) ([]source.File, error) {
 		precise bool
 	)
 	ss, err := s.run(ctx, "list", func(ss *session) error {
+		// CWD first: LIST of a missing folder is an empty listing on
+		// some servers, which would hide a wrong path.
+		if err := ss.c.ChangeDir(s.dir); err != nil {
+			return fmt.Errorf("cwd %s: %w", s.dir, err)
+		}
 		entries, err := ss.c.List(s.dir)
 		if err != nil {
 			return fmt.Errorf("list %s: %w", s.dir, err)

@@ -84,8 +84,9 @@ func (d *deadlineConn) abort() {
 // session is one logged-in FTP connection with its network connections
 // (control and the current data connection).
 type session struct {
-	c      *ftp.ServerConn
-	reused bool // came from the idle pool
+	c         *ftp.ServerConn
+	reused    bool      // came from the idle pool
+	idleSince time.Time // when it went back to the pool
 
 	mu       sync.Mutex
 	ctx      context.Context
@@ -235,15 +236,29 @@ func (s *Source) acquire(ctx context.Context) (*session, error) {
 		<-s.slots
 		return nil, errClosed
 	}
-	if n := len(s.idle); n > 0 {
+	var expired []*session
+	for len(s.idle) > 0 {
+		n := len(s.idle)
 		ss := s.idle[n-1]
 		s.idle = s.idle[:n-1]
+		if time.Since(ss.idleSince) > s.opts.MaxIdle {
+			// Servers drop idle sessions (vsftpd after 300 s, IIS after
+			// 120 s): do not spend an error on finding out.
+			expired = append(expired, ss)
+			continue
+		}
 		s.mu.Unlock()
+		for _, e := range expired {
+			e.closeNet()
+		}
 		ss.reused = true
 		return ss, nil
 	}
 	wait := time.Until(s.nextDial)
 	s.mu.Unlock()
+	for _, e := range expired {
+		e.closeNet()
+	}
 
 	if wait > 0 {
 		t := time.NewTimer(wait)
@@ -271,6 +286,7 @@ func (s *Source) release(ss *session, healthy bool) {
 	keep := healthy && !s.closed
 	if keep {
 		ss.reused = false
+		ss.idleSince = time.Now()
 		s.idle = append(s.idle, ss)
 	}
 	s.mu.Unlock()
@@ -300,12 +316,17 @@ func (s *Source) noteFailure() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures++
-	d := s.opts.BackoffMin << min(s.failures-1, 20)
-	if d <= 0 || d > s.opts.BackoffMax {
-		d = s.opts.BackoffMax
+	s.nextDial = time.Now().Add(backoff(s.failures, s.opts.BackoffMin, s.opts.BackoffMax, rand.N[time.Duration]))
+}
+
+// backoff is the wait before the next dial after n consecutive failures:
+// lo·2^(n-1) capped at hi, jittered to 50-100 % by randN (rand.N).
+func backoff(n int, lo, hi time.Duration, randN func(time.Duration) time.Duration) time.Duration {
+	d := lo << min(max(n-1, 0), 30)
+	if d <= 0 || d > hi {
+		d = hi
 	}
-	d = d/2 + rand.N(d/2+1) // jitter: 50-100 %
-	s.nextDial = time.Now().Add(d)
+	return d/2 + randN(d/2+1)
 }
 
 func (s *Source) noteSuccess() {

@@ -374,3 +374,38 @@ func TestEPSVFallbackToPASV(t *testing.T) {
 		t.Fatalf("logs should report the fallback and never the password:\n%s", logs.String())
 	}
 }
+
+func TestBackoff(t *testing.T) {
+	lo, hi := 500*time.Millisecond, 30*time.Second
+	full := func(d time.Duration) time.Duration { return d - 1 } // top of the jitter range
+	none := func(time.Duration) time.Duration { return 0 }        // bottom
+	cases := []struct {
+		n        int
+		min, max time.Duration
+	}{
+		{1, 250 * time.Millisecond, 500 * time.Millisecond},
+		{2, 500 * time.Millisecond, time.Second},
+		{4, 2 * time.Second, 4 * time.Second},
+		{7, 15 * time.Second, 30 * time.Second}, // 32 s capped at 30 s
+		{100, 15 * time.Second, 30 * time.Second},
+	}
+	for _, c := range cases {
+		if got := backoff(c.n, lo, hi, none); got != c.min {
+			t.Errorf("backoff(%d) low jitter = %v, want %v", c.n, got, c.min)
+		}
+		if got := backoff(c.n, lo, hi, full); got != c.max {
+			t.Errorf("backoff(%d) high jitter = %v, want %v", c.n, got, c.max)
+		}
+	}
+}
+
+func TestListMissingFolderIsAnError(t *testing.T) {
+	f := startFake(t, &fakeFTP{noDir: true})
+	s, ec := newFakeSource(t, f, time.Second, 3, nil)
+	if _, err := s.List(context.Background()); err == nil || !strings.Contains(err.Error(), "cwd /drop") {
+		t.Fatalf("List of a missing folder: err = %v, want a cwd error", err)
+	}
+	if n := len(f.commands()); n != 1 || ec.get("list") != 1 {
+		t.Fatalf("a 550 is permanent: want 1 attempt, got %d connections, %d errors", n, ec.get("list"))
+	}
+}
