@@ -11,6 +11,8 @@
 #   self-signed certificate DIR/cert.pem is made and explicit FTPS (AUTH TLS)
 #   is required for logins and data. Waits until the port accepts, writes the
 #   PID to DIR/vsftpd.pid (the process is its own session and group leader).
+# VSFTPD_REQUIRE_SSL_REUSE=YES sets require_ssl_reuse (default NO here, YES in
+#   vsftpd itself). VSFTPD_TZ sets the server zone.
 # stop: kills the process group of the PID in DIR/vsftpd.pid (the listener and
 #   its session processes) and removes the pid file.
 set -euo pipefail
@@ -120,7 +122,7 @@ ssl_enable=YES
 allow_anon_ssl=YES
 force_anon_logins_ssl=YES
 force_anon_data_ssl=YES
-require_ssl_reuse=NO
+require_ssl_reuse=${VSFTPD_REQUIRE_SSL_REUSE:-NO}
 ssl_tlsv1=YES
 ssl_sslv2=NO
 ssl_sslv3=NO

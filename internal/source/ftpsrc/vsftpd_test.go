@@ -594,3 +594,24 @@ func tlsConfig(t *testing.T, caFile string) *tls.Config {
 	}
 	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 }
+
+// vsftpd's default require_ssl_reuse=YES refuses data connections that do not
+// resume the control connection's TLS session (522); the source's session
+// cache makes them resume.
+func TestFTPSWithRequiredSessionReuse(t *testing.T) {
+	t.Setenv("VSFTPD_REQUIRE_SSL_REUSE", "YES")
+	h := setup(t, true, nil, ftpsrc.Options{})
+	conf, err := os.ReadFile(filepath.Join(h.srv.Dir, "vsftpd.conf"))
+	if err != nil || !strings.Contains(string(conf), "require_ssl_reuse=YES") {
+		t.Fatalf("setup: vsftpd.conf does not require TLS session reuse (%v)", err)
+	}
+	h.put("a.csv", "x\n", old(0))
+	h.list()
+	got := h.list()
+	if names(got) != "a.csv" {
+		t.Fatalf("ready %q, want a.csv", names(got))
+	}
+	if c, err := h.read(got[0]); err != nil || c != "x\n" {
+		t.Fatalf("read = %q, %v", c, err)
+	}
+}
