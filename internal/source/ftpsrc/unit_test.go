@@ -378,7 +378,7 @@ func TestEPSVFallbackToPASV(t *testing.T) {
 func TestBackoff(t *testing.T) {
 	lo, hi := 500*time.Millisecond, 30*time.Second
 	full := func(d time.Duration) time.Duration { return d - 1 } // top of the jitter range
-	none := func(time.Duration) time.Duration { return 0 }        // bottom
+	none := func(time.Duration) time.Duration { return 0 }       // bottom
 	cases := []struct {
 		n        int
 		min, max time.Duration
