@@ -272,8 +272,10 @@ func (s *Source) acquire(ctx context.Context) (*session, error) {
 	}
 	ss, err := s.dialSession(ctx)
 	if err != nil {
-		s.noteFailure()
-		s.opts.OnError("dial")
+		if ctx.Err() == nil {
+			s.noteFailure()
+			s.opts.OnError("dial")
+		}
 		<-s.slots
 		return nil, err
 	}
@@ -375,8 +377,11 @@ func (s *Source) run(ctx context.Context, op string, fn func(*session) error) (*
 			return ss, nil
 		}
 		last = err
-		s.opts.OnError(op)
 		s.release(ss, false)
+		if ctx.Err() != nil {
+			break // the caller gave up: not a server error, no backoff
+		}
+		s.opts.OnError(op)
 		ss.mu.Lock()
 		epsvFail := ss.epsvFail
 		ss.mu.Unlock()
