@@ -19,11 +19,18 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The Debian package would start a system-wide vsftpd on port 21; the tests run
+# their own on loopback high ports. Where no policy-rc.d exists (containers),
+# one that forbids service starts is put in place for the install only.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+  "${SUDO[@]}" chmod 755 "$policy"
+  trap '"${SUDO[@]}" rm -f "$policy"' EXIT
+fi
 echo "setup-vsftpd: installing ${missing[*]}" >&2
 if ! "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
   echo "setup-vsftpd: install failed, running apt-get update and retrying" >&2
   "${SUDO[@]}" apt-get update
   "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-# The Debian package may start a system-wide vsftpd on port 21; the tests do
-# not use it (they run their own on loopback high ports), so leave it alone.

@@ -20,6 +20,7 @@ type fakeFTP struct {
 	stall   bool   // RETR: send 150, then no data ever
 	badEPSV bool   // EPSV replies with a closed port
 	noDir   bool   // CWD fails (the drop folder does not exist)
+	mlsd    string // if set, MLST is advertised and MLSD sends this
 	listing string // LIST payload
 	content string // RETR payload
 
@@ -148,7 +149,11 @@ func (f *fakeFTP) serve(c net.Conn) {
 		case "PASS":
 			say("230 welcome")
 		case "FEAT":
-			say("211-Features:\r\n EPSV\r\n PASV\r\n SIZE\r\n211 End")
+			if f.mlsd != "" {
+				say("211-Features:\r\n EPSV\r\n PASV\r\n SIZE\r\n MLST type*;size*;modify*;\r\n211 End")
+			} else {
+				say("211-Features:\r\n EPSV\r\n PASV\r\n SIZE\r\n211 End")
+			}
 		case "TYPE", "NOOP":
 			say("200 ok")
 		case "CWD":
@@ -178,6 +183,8 @@ func (f *fakeFTP) serve(c net.Conn) {
 			say("227 Entering Passive Mode (127,0,0,1,%d,%d).", p>>8, p&0xff)
 		case "LIST":
 			sendData(f.listing)
+		case "MLSD":
+			sendData(f.mlsd)
 		case "RETR":
 			sendData(f.content)
 		case "QUIT":

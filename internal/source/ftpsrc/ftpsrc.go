@@ -8,10 +8,11 @@
 //     size and mtime held still across two List calls, and its mtime is at
 //     least MinAge old (or, against clock or zone skew on the server, it has
 //     been seen unchanged for Options.StableFallback).
-//   - Listing times are read in the site's zone (spec.TZ, default Asia/Seoul).
+//   - Listing times are read in the site's zone (spec.TZ, default Asia/Seoul):
+//     LIST times as the site's local time, MLSD times as UTC (RFC 3659).
 //     Coarse LIST times (minute precision) are refined with MDTM, whose zone
 //     (UTC per RFC 3659, or local like vsftpd with use_localtime) is recognised
-//     by agreement with the listing.
+//     by agreement with the listing. File.ModTime is in the site's zone.
 //   - Every network read and write has a deadline (spec.Timeout, default 30 s)
 //     and is aborted when the operation's context ends: a stalled server makes
 //     an operation fail, never hang.

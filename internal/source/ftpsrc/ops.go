@@ -32,6 +32,7 @@ func (s *Source) List(ctx context.Context) ([]source.File, error) {
 		if err != nil {
 			return fmt.Errorf("list %s: %w", s.dir, err)
 		}
+		precise = ss.c.IsTimePreciseInList()
 		looks = make(map[string]look, len(entries))
 		for _, e := range entries {
 			if e.Type != ftp.EntryTypeFile {
@@ -41,9 +42,16 @@ func (s *Source) List(ctx context.Context) ([]source.File, error) {
 			if !matchGlobs(name, s.include, s.exclude) {
 				continue
 			}
-			looks[path.Join(s.dir, name)] = look{size: int64(e.Size), listed: e.Time.In(s.loc)}
+			listed := e.Time.In(s.loc)
+			if precise {
+				// MLSD "modify" is UTC (RFC 3659), but the library parses
+				// it in the location it uses for LIST: read the digits
+				// back as UTC.
+				t := e.Time
+				listed = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC).In(s.loc)
+			}
+			looks[path.Join(s.dir, name)] = look{size: int64(e.Size), listed: listed}
 		}
-		precise = ss.c.IsTimePreciseInList()
 		times = map[string]time.Time{}
 		if precise || !ss.c.IsGetTimeSupported() {
 			return nil

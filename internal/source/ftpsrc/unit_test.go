@@ -409,3 +409,22 @@ func TestListMissingFolderIsAnError(t *testing.T) {
 		t.Fatalf("a 550 is permanent: want 1 attempt, got %d connections, %d errors", n, ec.get("list"))
 	}
 }
+
+// MLSD times are UTC (RFC 3659); the library parses them in the site zone it
+// needs for LIST, so the source reads them back as UTC.
+func TestMLSDTimesAreUTC(t *testing.T) {
+	f := startFake(t, &fakeFTP{mlsd: "type=dir;modify=20240105003456; done\r\ntype=file;size=6;modify=20240105003456; a.csv\r\n"})
+	s, _ := newFakeSource(t, f, 2*time.Second, 1, nil)
+	ctx := context.Background()
+	if got, err := s.List(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("first poll: %v, %v; want nothing yet", got, err)
+	}
+	got, err := s.List(ctx)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("second poll: %v, %v; want a.csv", got, err)
+	}
+	want := time.Date(2024, 1, 5, 9, 34, 56, 0, seoul)
+	if got[0].Path != "/drop/a.csv" || got[0].Size != 6 || !got[0].ModTime.Equal(want) {
+		t.Fatalf("file %+v, want /drop/a.csv size 6 mtime %v", got[0], want)
+	}
+}
