@@ -32,8 +32,10 @@
 //     returns or unknowns produces no record.
 //
 // The stray morning 퇴근 that once produced a 23-hour day cannot do so here:
-// an out more than MaxShift after the previous in goes to its own date, where
-// it is before that day's clock_in and is flagged, not used.
+// an out more than MaxShift after the previous in goes to the date of
+// (out − DayStart); if that day has an in, the out is before its clock_in and
+// is flagged, not used; if not, it is a missing_in day of its own. It never
+// closes the previous day.
 //
 // # Flags
 //
@@ -59,10 +61,12 @@
 // it is nil, in each punch's own offset (one offset per person is assumed,
 // as one site's parser produces).
 //
-// Incremental use: for new punches N and a history H ⊇ N, every key of
-// Affected(N) whose record can differ between Days(H \ N) and Days(H) is
-// listed (it is a superset), and Days over the punches of H inside
-// Window(N) yields, for every key of Affected(N), the same record as Days(H).
+// Incremental use: for new punches N and a history H ⊇ N, every key whose
+// record differs between Days(H \ N) and Days(H) is in Affected(N) (a
+// superset), and Days over the punches of H inside Window(N) yields, for
+// every key of Affected(N), the same record (or the same absence of one) as
+// Days(H). Records of other keys derived from the window may be incomplete
+// and must not be used.
 package derive
 
 import (
@@ -428,7 +432,8 @@ func nextDate(d string) string {
 // widened where the rules need more: the records of Affected(punches)
 // derived from the history's punches inside [from, to] equal those derived
 // from the whole history. Both ends are inclusive; no punches give zero
-// times.
+// times. Only the records of Affected(punches) derived from the window are
+// complete; discard the others.
 func Window(r Rules, punches []attendance.Punch) (from, to time.Time) {
 	for i, p := range punches {
 		t := p.OccurredAt

@@ -85,6 +85,10 @@ func TestDaysRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	newYork, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
 	def := DefaultRules()
 	with := func(f func(*Rules)) Rules { r := DefaultRules(); f(&r); return r }
 	tests := []struct {
@@ -217,6 +221,15 @@ func TestDaysRules(t *testing.T) {
 		}, []string{
 			"E1 2024-01-05 01-05T22:00:00+09:00 01-06T06:30:00+09:00 night_shift",
 			"E1 2024-01-06 - 01-07T02:00:00+09:00 missing_in,night_shift",
+		}},
+		{"DST: a night of 8 local hours is 7 real hours", with(func(r *Rules) { r.Location = newYork; r.MaxShift = 7 * time.Hour }), []string{
+			"E1 2024-03-10 03:00:00Z in", "E1 2024-03-10 10:00:00Z out",
+		}, []string{"E1 2024-03-09 03-09T22:00:00-05:00 03-10T06:00:00-04:00 night_shift,long_shift"}},
+		{"DST: local dates follow the zone's offset on each side", with(func(r *Rules) { r.Location = newYork }), []string{
+			"E1 2024-03-10 04:30:00Z in", "E1 2024-03-11 03:30:00Z in",
+		}, []string{
+			"E1 2024-03-09 03-09T23:30:00-05:00 - missing_out",
+			"E1 2024-03-10 03-10T23:30:00-04:00 - missing_out",
 		}},
 		{"pass as arrival off: pass ignored", def, []string{
 			"E1 2024-01-05 08:40:00 pass", "E1 2024-01-05 08:55:00 in", "E1 2024-01-05 18:00:00 out",
@@ -390,5 +403,27 @@ func TestWindowContainsDocumentedInterval(t *testing.T) {
 	f, e := Window(r, o)
 	if !f.Equal(o[0].OccurredAt.Add(-44*time.Hour)) || !e.Equal(o[0].OccurredAt.Add(40*time.Hour)) {
 		t.Fatalf("Window(outing) = [%v, %v]", f, e)
+	}
+}
+
+func BenchmarkDays(b *testing.B) {
+	// 500 people, 22 working days, 4 punches a day.
+	var ps []attendance.Punch
+	start := time.Date(2024, 1, 1, 8, 0, 0, 0, kst)
+	for e := range 500 {
+		for d := range 22 {
+			day := start.AddDate(0, 0, d).Add(time.Duration(e%60) * time.Minute)
+			for i, m := range []attendance.Mode{"pass", "in", "outing", "out"} {
+				ps = append(ps, attendance.Punch{EventID: fmt.Sprint(e, d, i), EmployeeNo: fmt.Sprintf("E%04d", e),
+					OccurredAt: day.Add(time.Duration(i) * 3 * time.Hour), Mode: m, AuthOK: true})
+			}
+		}
+	}
+	r := DefaultRules()
+	b.ResetTimer()
+	for b.Loop() {
+		if got := Days(r, ps); len(got) != 500*22 {
+			b.Fatalf("%d records", len(got))
+		}
 	}
 }
