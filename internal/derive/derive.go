@@ -5,8 +5,10 @@
 //
 // Applied per employee number (punches without one are ignored):
 //
-//  1. Punches with the same event_id are one punch (the canonically smallest
-//     copy is kept, so which copy arrived first does not matter).
+//  1. A person's punches with the same event_id are one punch. Copies are
+//     expected to be identical; if they differ, the canonically smallest is
+//     kept, so arrival order still does not matter (but Affected cannot know
+//     about the copy it displaces).
 //  2. Failed authentications make no clock times; they only flag a day
 //     (failed_auth).
 //  3. Only in and out make clock times; outing, return and unknown are
@@ -164,7 +166,8 @@ func Days(r Rules, punches []attendance.Punch) []attendance.DailyRecord {
 	return out
 }
 
-// canonical drops event_id duplicates and sorts by employee number, then time,
+// canonical drops event_id duplicates (per person: a punch re-matched to
+// another person is that person's punch too) and sorts by employee number, then time,
 // then every other field, so that the result does not depend on input order.
 func canonical(punches []attendance.Punch) []attendance.Punch {
 	ps := slices.Clone(punches)
@@ -173,10 +176,11 @@ func canonical(punches []attendance.Punch) []attendance.Punch {
 	kept := ps[:0]
 	for _, p := range ps {
 		if p.EventID != "" {
-			if seen[p.EventID] {
+			id := p.EmployeeNo + "\x00" + p.EventID
+			if seen[id] {
 				continue
 			}
-			seen[p.EventID] = true
+			seen[id] = true
 		}
 		kept = append(kept, p)
 	}

@@ -210,6 +210,12 @@ func TestDaysRules(t *testing.T) {
 		{"conflicting copies of an event id: one wins regardless of order", def, []string{
 			"E1 2024-01-05 18:00:00 out id=x", "E1 2024-01-05 08:00:00 in id=x",
 		}, []string{"E1 2024-01-05 01-05T08:00:00+09:00 - missing_out"}},
+		{"the same event id for two people is each one's punch", def, []string{
+			"E1 2024-01-05 08:00:00 in id=a", "E2 2024-01-05 08:00:00 in id=a",
+		}, []string{
+			"E1 2024-01-05 01-05T08:00:00+09:00 - missing_out",
+			"E2 2024-01-05 01-05T08:00:00+09:00 - missing_out",
+		}},
 		{"UTC punches, no location: dates in UTC", def, []string{
 			"E1 2024-01-04 23:30:00Z in", "E1 2024-01-05 09:00:00Z out",
 		}, []string{"E1 2024-01-04 01-04T23:30:00Z 01-05T09:00:00Z night_shift"}},
