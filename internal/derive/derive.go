@@ -59,9 +59,11 @@
 // Days is deterministic and independent of input order and of duplicate
 // deliveries. Every record has clock_in or clock_out; clock_out is after
 // clock_in and at most MaxShift after it; records are sorted by employee
-// number then working day. Local dates are taken in Rules.Location or, when
-// it is nil, in each punch's own offset (one offset per person is assumed,
-// as one site's parser produces).
+// number then working day. A record's site is that of its clock_in punch,
+// else of its clock_out punch. Local dates are taken in Rules.Location or,
+// when it is nil, in each punch's own offset (one offset per person is
+// assumed, as one site's parser produces); clock times are printed in
+// Rules.Location when it is set.
 //
 // Incremental use: for new punches N and a history H ⊇ N, every key whose
 // record differs between Days(H \ N) and Days(H) is in Affected(N) (a
