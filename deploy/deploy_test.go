@@ -26,14 +26,15 @@ import (
 var repo = os.DirFS("..")
 
 const (
-	composeFile   = "deploy/compose/docker-compose.yaml"
-	k8sDir        = "deploy/k8s"
-	alertsFile    = "deploy/observability/alerts.yaml"
-	dashboardFile = "deploy/observability/grafana-dashboard.json"
-	promFile      = "deploy/observability/prometheus.yaml"
-	readmeFile    = "deploy/README.md"
-	ingestExample = "deploy/compose/config/ingest.yaml"
-	pusherExample = "deploy/compose/config/pusher.yaml"
+	composeFile    = "deploy/compose/docker-compose.yaml"
+	k8sDir         = "deploy/k8s"
+	alertsFile     = "deploy/observability/alerts.yaml"
+	alertsUnitFile = "deploy/observability/alerts_test.yaml"
+	dashboardFile  = "deploy/observability/grafana-dashboard.json"
+	promFile       = "deploy/observability/prometheus.yaml"
+	readmeFile     = "deploy/README.md"
+	ingestExample  = "deploy/compose/config/ingest.yaml"
+	pusherExample  = "deploy/compose/config/pusher.yaml"
 )
 
 var (
@@ -376,11 +377,34 @@ func TestAlerts(t *testing.T) {
 			t.Errorf("no alert covers %s (%s)", what, needle)
 		}
 	}
+	// The promtool unit tests of the rules use documented series only.
+	doc, _ := documentedMetrics(repo, readmeFile)
+	unit, err := fs.ReadFile(repo, alertsUnitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var series []string
+	for _, m := range regexp.MustCompile(`series: '([^']+)'`).FindAllStringSubmatch(string(unit), -1) {
+		series = append(series, m[1])
+	}
+	if len(series) == 0 {
+		t.Errorf("%s: no input series", alertsUnitFile)
+	}
+	if err := checkMetricsDocumented(alertsUnitFile, series, doc); err != nil {
+		t.Error(err)
+	}
 	if p, err := exec.LookPath("promtool"); err == nil {
 		out, err := exec.Command(p, "check", "rules", filepath.Join("..", alertsFile)).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool check rules: %v\n%s", err, out)
 		}
+		cmd := exec.Command(p, "test", "rules", path.Base(alertsUnitFile))
+		cmd.Dir = filepath.Join("..", path.Dir(alertsUnitFile))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool test rules: %v\n%s", err, out)
+		}
+	} else {
+		t.Log("promtool not installed: rules checked structurally only")
 	}
 	// The scrape config names the jobs the alerts select on.
 	raw, _ := fs.ReadFile(repo, promFile)
