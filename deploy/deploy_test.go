@@ -309,6 +309,30 @@ func TestKubernetes(t *testing.T) {
 	}
 }
 
+// TestKustomizeBuild renders the kustomization where kubectl is installed.
+func TestKustomizeBuild(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not installed: kustomization checked structurally only")
+	}
+	out, err := exec.Command(kubectl, "kustomize", filepath.Join("..", k8sDir)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
+	}
+	docs := regexp.MustCompile(`(?m)^kind: (\w+)$`).FindAllStringSubmatch(string(out), -1)
+	var kinds []string
+	for _, d := range docs {
+		kinds = append(kinds, d[1])
+	}
+	sort.Strings(kinds)
+	if got := strings.Join(kinds, ","); got != "ConfigMap,ConfigMap,Deployment,Deployment,HorizontalPodAutoscaler,Namespace,PersistentVolumeClaim,Service,Service" {
+		t.Errorf("kubectl kustomize rendered %s", got)
+	}
+	if strings.Contains(string(out), "CHANGE_ME") {
+		t.Error("the rendered kustomization carries placeholder secrets")
+	}
+}
+
 func TestDockerfiles(t *testing.T) {
 	for _, df := range dockerfiles {
 		if err := checkDockerfile(repo, df); err != nil {
