@@ -70,7 +70,7 @@ func expected(t testing.TB, path, site string) (events, rejects map[string]bool)
 
 type collect struct{ events, rejects map[string]bool }
 
-func (c *collect) Punch(p attendance.Punch) error  { c.events[p.EventID] = true; return nil }
+func (c *collect) Punch(p attendance.Punch) error   { c.events[p.EventID] = true; return nil }
 func (c *collect) Reject(r attendance.Reject) error { c.rejects[r.RejectID] = true; return nil }
 
 // onTopic returns the event ids on the punches topic with their counts.

@@ -258,8 +258,10 @@ func (in *Ingest) Once(ctx context.Context, settle time.Duration) error {
 }
 
 // scan lists a source and handles every ready file; it returns how many files
-// it published or quarantined. A List error is returned; a file's error is
-// logged and recorded, and the scan goes on with the next file.
+// it took to a final state (done or quarantined). A failed attempt is not
+// progress, so Once ends while Kafka refuses writes instead of retrying
+// forever. A List error is returned; a file's error is logged and recorded,
+// and the scan goes on with the next file.
 func (in *Ingest) scan(ctx context.Context, r *runner) (int, error) {
 	files, err := r.src.List(ctx)
 	if err != nil {
@@ -286,7 +288,7 @@ func (in *Ingest) scan(ctx context.Context, r *runner) (int, error) {
 }
 
 // handle takes one listed file through the ledger. worked says whether it
-// was read (new work was done).
+// reached a final state (done or quarantined) in this call.
 func (in *Ingest) handle(ctx context.Context, r *runner, f source.File) (worked bool, err error) {
 	log := r.logger.With(obs.KeyFile, f.Path)
 	key := f.Path
@@ -338,7 +340,7 @@ func (in *Ingest) handle(ctx context.Context, r *runner, f source.File) (worked 
 	res, perr := in.publishFile(ctx, r, f, content, sum)
 	if ctx.Err() != nil {
 		// Stopping: leave the entry pending; it is resumed on the next start.
-		return true, ctx.Err()
+		return false, ctx.Err()
 	}
 	rec := attendance.FileRecord{
 		Source: f.Source, Path: f.Path, Size: f.Size, ModTime: f.ModTime, SHA256: sum,
@@ -355,12 +357,12 @@ func (in *Ingest) handle(ctx context.Context, r *runner, f source.File) (worked 
 	default:
 		out.State, out.Reason = attendance.FileFailed, perr.Error()
 		if _, err := in.led.Complete(ctx, sum, out); err != nil {
-			return true, errors.Join(perr, err)
+			return false, errors.Join(perr, err)
 		}
 		r.retryAt[key] = time.Now().Add(in.cfg.Retry)
 		in.metrics.Files.WithLabelValues(r.spec.Name, attendance.FileFailed).Inc()
 		in.refreshStateGauge(ctx)
-		return true, perr
+		return false, perr
 	}
 	// The file record is the last message of the file; done only once it is acknowledged.
 	if err := in.pub.PublishFile(ctx, rec); err != nil {
@@ -369,10 +371,12 @@ func (in *Ingest) handle(ctx context.Context, r *runner, f source.File) (worked 
 			err = errors.Join(err, lerr)
 		}
 		r.retryAt[key] = time.Now().Add(in.cfg.Retry)
-		return true, err
+		in.metrics.Files.WithLabelValues(r.spec.Name, attendance.FileFailed).Inc()
+		in.refreshStateGauge(ctx)
+		return false, err
 	}
 	if _, err := in.led.Complete(ctx, sum, out); err != nil {
-		return true, err
+		return false, err
 	}
 	delete(r.retryAt, key)
 	in.metrics.Files.WithLabelValues(r.spec.Name, out.State).Inc()
