@@ -5,25 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/attendance-pipeline/attnd/internal/ingest"
 	"github.com/attendance-pipeline/attnd/internal/obs"
-	"github.com/attendance-pipeline/attnd/internal/source"
-	"github.com/attendance-pipeline/attnd/internal/source/ftpsrc"
 )
-
-// factories are the source implementations by config type.
-func factories(metrics *obs.IngestMetrics) map[string]ingest.Factory {
-	return map[string]ingest.Factory{
-		"dir": ingest.DirFactory,
-		"ftp": func(ctx context.Context, spec source.Spec, logger *slog.Logger) (source.Source, error) {
-			name := spec.Name
-			return ftpsrc.New(ctx, spec, logger, ftpsrc.Options{OnError: func(op string) { metrics.SourceError(name, op) }})
-		},
-	}
-}
 
 // cmdRun: ingest run --config FILE [--once]
 //
@@ -56,7 +42,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	reg := obs.NewRegistry()
 	metrics := obs.NewIngestMetrics(reg)
-	in, err := ingest.New(ctx, cfg, factories(metrics), logger, metrics)
+	in, err := ingest.New(ctx, cfg, ingest.Factories(metrics), logger, metrics)
 	if err != nil {
 		logger.Error("cannot build the ingest", obs.KeyError, err.Error())
 		return 1
