@@ -910,6 +910,9 @@ func checkUnit(fsys fs.FS, name string) error {
 	if user := u.get("Service", "User"); u.get("Service", "DynamicUser") != "yes" && (user == "" || user == "root" || user == "0") {
 		bad("runs as root: set DynamicUser=yes or a dedicated User=")
 	}
+	if len(u["Service"]["SystemCallFilter"]) > 0 && u.get("Service", "SystemCallErrorNumber") == "" {
+		bad("SystemCallFilter without SystemCallErrorNumber: a filtered call kills the process (SIGSYS)")
+	}
 	if u.get("Service", "NoNewPrivileges") != "yes" {
 		bad("NoNewPrivileges is not yes")
 	}

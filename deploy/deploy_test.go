@@ -665,6 +665,7 @@ func TestCheckersRejectBrokenFiles(t *testing.T) {
 		{"unit runs as root", unitCheck(units[1]), units[1], "DynamicUser=yes", "DynamicUser=no", false, "runs as root"},
 		{"unit not strict", unitCheck(units[0]), units[0], "ProtectSystem=strict", "ProtectSystem=full", false, "ProtectSystem"},
 		{"unit key outside section", unitCheck(units[0]), units[0], "[Unit]\n", "Foo=bar\n[Unit]\n", false, "outside a section"},
+		{"unit SIGSYS on filtered call", unitCheck(units[1]), units[1], "SystemCallErrorNumber=EPERM\n", "", false, "SystemCallErrorNumber"},
 		{"unit ExecStart in Unit", unitCheck(units[0]), units[0], "After=network-online.target\n", "After=network-online.target\nExecStart=/bin/true\n", false, "ExecStart belongs in [Service]"},
 		// alerts
 		{"alert bad severity", alertsCheck, alertsFile, "          severity: page", "          severity: critical", false, `labels.severity "critical"`},
