@@ -275,6 +275,9 @@ func checkCompose(fsys fs.FS, name string) error {
 			env[k] = v
 		}
 		for _, k := range sortedKeys(env) {
+			if strings.HasSuffix(k, "_FILE") && strings.HasPrefix(env[k], "/run/secrets/") {
+				continue // the image reads the secret from the file (Grafana's __FILE)
+			}
 			if v := env[k]; secretish.MatchString(k) && v != "" && !interpolation.MatchString(v) {
 				bad("service %s: environment %s holds a literal value; use secrets:", sn, k)
 			}

@@ -166,6 +166,17 @@ func TestCompose(t *testing.T) {
 	if str(services["kafka"], "environment", "KAFKA_PROCESS_ROLES") != "broker,controller" {
 		t.Error("kafka is not a KRaft combined broker/controller")
 	}
+	prom, err := yamlDocs(repo, "deploy/compose/prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := map[string]bool{}
+	for _, sc := range listOf(prom[0], "scrape_configs") {
+		jobs[str(sc, "job_name")] = true
+	}
+	if !jobs["attnd-ingest"] || !jobs["attnd-pusher"] {
+		t.Errorf("compose Prometheus scrapes %v, want jobs attnd-ingest and attnd-pusher", jobs)
+	}
 	if img := str(services["clickhouse"], "image"); !strings.HasPrefix(img, "clickhouse/clickhouse-server:") {
 		t.Errorf("clickhouse image %s", img)
 	}
@@ -623,6 +634,7 @@ func TestCheckersRejectBrokenFiles(t *testing.T) {
 		{"compose undefined secret", composeCheck, composeFile, "source: daou_client_secret", "source: daou_secret", false, `undefined secret "daou_secret"`},
 		{"compose no healthcheck", composeCheck, composeFile, "    healthcheck:\n      test: [\"CMD-SHELL\", \"nc -z", "    x-hc:\n      test: [\"CMD-SHELL\", \"nc -z", false, "service ftp: no healthcheck"},
 		{"compose literal password", composeCheck, composeFile, "      MIN_PORT: \"21000\"", "      FTP_PASSWORD: hunter2\n      MIN_PORT: \"21000\"", false, "FTP_PASSWORD holds a literal value"},
+		{"compose password file outside secrets", composeCheck, composeFile, "GF_SECURITY_ADMIN_PASSWORD__FILE: /run/secrets/grafana_admin_password", "GF_SECURITY_ADMIN_PASSWORD__FILE: /etc/grafana/admin.txt", false, "GF_SECURITY_ADMIN_PASSWORD__FILE holds a literal value"},
 		{"compose unknown dependency", composeCheck, composeFile, "      ftp:\n        condition: service_healthy", "      ftpd:\n        condition: service_healthy", false, "depends_on unknown service ftpd"},
 		{"compose missing config file", composeCheck, composeFile, "file: ./config/pusher.yaml", "file: ./config/pusher-prod.yaml", false, "pusher-prod.yaml does not exist"},
 		{"compose missing Dockerfile", composeCheck, composeFile, "dockerfile: deploy/docker/Dockerfile.ingest", "dockerfile: deploy/docker/Dockerfile.ingset", false, "does not exist under context"},
