@@ -572,29 +572,6 @@ func TestPusherConfigLoader(t *testing.T) {
 	t.Skip("no exported pusher config loader yet; checkPusherConfig covers the clickhouse: section")
 }
 
-func TestIngestBuildsForWindows(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cross-compiles the ingest; skipped with -short")
-	}
-	gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		if gobin, err = exec.LookPath("go"); err != nil {
-			t.Skip("no go command")
-		}
-	}
-	out := filepath.Join(t.TempDir(), "ingest.exe")
-	cmd := exec.Command(gobin, "build", "-trimpath", "-tags", "timetzdata", "-o", out, "./cmd/ingest")
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("GOOS=windows go build ./cmd/ingest: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil || len(b) < 2 || string(b[:2]) != "MZ" {
-		t.Fatalf("ingest.exe is not a Windows executable (%v)", err)
-	}
-}
-
 // ---------------------------------------------------------------- broken files
 
 // brokenTree copies deploy/ and the names of cmd/ into memory.
