@@ -545,6 +545,30 @@ func checkK8s(fsys fs.FS, dir string) error {
 		}
 	}
 
+	for _, p := range byKind["PodDisruptionBudget"] {
+		sel := mapOf(p.doc, "spec", "selector", "matchLabels")
+		matched := false
+		for _, d := range byKind["Deployment"] {
+			labels := mapOf(d.doc, "spec", "template", "metadata", "labels")
+			ok := len(sel) > 0
+			for k, v := range sel {
+				if fmt.Sprint(labels[k]) != fmt.Sprint(v) {
+					ok = false
+				}
+			}
+			if !ok {
+				continue
+			}
+			matched = true
+			if r, _ := intOf(d.doc, "spec", "replicas"); r <= 1 {
+				bad(p, "covers Deployment %s of %d replica: node drains would block", d.name(), r)
+			}
+		}
+		if !matched {
+			bad(p, "selector matches no Deployment")
+		}
+	}
+
 	for _, s := range byKind["Service"] {
 		sel := mapOf(s.doc, "spec", "selector")
 		matched := false

@@ -336,7 +336,7 @@ func TestKustomizeBuild(t *testing.T) {
 		kinds = append(kinds, d[1])
 	}
 	sort.Strings(kinds)
-	if got := strings.Join(kinds, ","); got != "ConfigMap,ConfigMap,Deployment,Deployment,HorizontalPodAutoscaler,Namespace,PersistentVolumeClaim,Service,Service" {
+	if got := strings.Join(kinds, ","); got != "ConfigMap,ConfigMap,Deployment,Deployment,HorizontalPodAutoscaler,Namespace,PersistentVolumeClaim,PodDisruptionBudget,Service,Service" {
 		t.Errorf("kubectl kustomize rendered %s", got)
 	}
 	if strings.Contains(string(out), "CHANGE_ME") {
@@ -637,6 +637,7 @@ func TestCheckersRejectBrokenFiles(t *testing.T) {
 		{"k8s real secret", k8sCheck, deployment("secrets.example.yaml"), "FTP_PASSWORD: CHANGE_ME", "FTP_PASSWORD: hunter2", false, "not a CHANGE_ME placeholder"},
 		{"k8s ingest config does not load", k8sCheck, deployment("ingest-configmap.yaml"), "vendor: secom", "vendor: samsung", false, "data.ingest.yaml does not load"},
 		{"k8s document without kind", k8sCheck, deployment("namespace.yaml"), "kind: Namespace", "knd: Namespace", false, "apiVersion, kind and metadata.name are required"},
+		{"k8s PDB on the single ingest", k8sCheck, deployment("pusher-pdb.yaml"), "      app.kubernetes.io/name: attnd-pusher", "      app.kubernetes.io/name: attnd-ingest", false, "node drains would block"},
 		{"k8s service selects nothing", k8sCheck, deployment("services.yaml"), "  selector:\n    app.kubernetes.io/name: attnd-pusher", "  selector:\n    app.kubernetes.io/name: attnd-pushr", false, "selector matches no Deployment"},
 		// Dockerfiles
 		{"docker unknown stage", dockerCheck(dockerfiles[0]), dockerfiles[0], "COPY --from=build /out/ingest", "COPY --from=builder /out/ingest", false, "COPY --from=builder: no earlier stage"},
