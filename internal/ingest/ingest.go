@@ -231,6 +231,9 @@ func (in *Ingest) Once(ctx context.Context, settle time.Duration) error {
 			start := time.Now()
 			for round := 0; ; round++ {
 				n, err := in.scan(ctx, r)
+				if err == nil && ctx.Err() != nil {
+					err = ctx.Err() // stopped mid-scan: what is left is not done
+				}
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("source %s: %w", r.spec.Name, err))
