@@ -81,10 +81,13 @@ type truth struct {
 	rejects map[string]attendance.Reject // reject_id -> reject
 	sha     map[string]string            // source_file (as the ingest names it) -> sha256
 	files   int
+	// Emitted rows and bytes read, by site (duplicates within files counted).
+	punchRows, rejectRows, bytes map[string]int
 }
 
 func newTruth() *truth {
-	return &truth{events: map[string]attendance.Punch{}, rejects: map[string]attendance.Reject{}, sha: map[string]string{}}
+	return &truth{events: map[string]attendance.Punch{}, rejects: map[string]attendance.Reject{}, sha: map[string]string{},
+		punchRows: map[string]int{}, rejectRows: map[string]int{}, bytes: map[string]int{}}
 }
 
 // add parses every file of dir for site with a layout hint ("" = auto); name maps a local path to the path
@@ -104,6 +107,7 @@ func (tr *truth) add(t testing.TB, dir, site, layout string, name func(string) s
 		sum := sha256.Sum256(raw)
 		tr.sha[name(p)] = hex.EncodeToString(sum[:])
 		tr.files++
+		tr.bytes[site] += len(raw)
 		_, err = parsers.Parse(context.Background(), bytes.NewReader(raw), parsers.Request{
 			Name: e.Name(), Layout: layout, Options: parsekit.Options{Site: site, File: name(p)},
 		}, tr)
@@ -113,8 +117,17 @@ func (tr *truth) add(t testing.TB, dir, site, layout string, name func(string) s
 	}
 }
 
-func (tr *truth) Punch(p attendance.Punch) error   { tr.events[p.EventID] = p; return nil }
-func (tr *truth) Reject(r attendance.Reject) error { tr.rejects[r.RejectID] = r; return nil }
+func (tr *truth) Punch(p attendance.Punch) error {
+	tr.events[p.EventID] = p
+	tr.punchRows[p.Site]++
+	return nil
+}
+
+func (tr *truth) Reject(r attendance.Reject) error {
+	tr.rejects[r.RejectID] = r
+	tr.rejectRows[r.Site]++
+	return nil
+}
 
 // schema compiles a schema of the repo's schemas/ folder, formats asserted.
 func schema(t testing.TB, name string) *jsonschema.Schema {

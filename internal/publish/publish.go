@@ -225,6 +225,7 @@ type Publisher struct {
 	cfg     Config
 	w       *kafka.Writer
 	client  *kafka.Client
+	dialer  *kafka.Dialer // Ping's fresh connections
 	logger  *slog.Logger
 	metrics *obs.IngestMetrics
 }
@@ -259,8 +260,13 @@ func New(cfg Config, logger *slog.Logger, metrics *obs.IngestMetrics) (*Publishe
 		ReadTimeout:     cfg.WriteTimeout,
 		Transport:       tr,
 	}
+	dialer, err := cfg.Dialer()
+	if err != nil {
+		return nil, err
+	}
 	return &Publisher{
 		cfg:     cfg,
+		dialer:  dialer,
 		w:       w,
 		client:  &kafka.Client{Addr: addr, Transport: tr, Timeout: cfg.WriteTimeout},
 		logger:  logger.With(obs.KeyComponent, "publish"),
@@ -294,11 +300,43 @@ func (p *Publisher) EnsureTopics(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Ping checks that the brokers answer a metadata request.
+// Ping checks that a broker answers now: it dials the configured brokers in
+// turn (with the writer's SASL and TLS) and asks for the cluster's brokers on
+// that fresh connection. kafka-go's Client serves metadata from the
+// transport's cache, which kept answering after the broker was gone, so it
+// cannot tell readiness.
 func (p *Publisher) Ping(ctx context.Context) error {
-	_, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topics.Punches}})
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	var errs []error
+	for _, b := range p.cfg.Brokers {
+		err := p.pingBroker(ctx, b)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("publish: no kafka broker answers: %w", errors.Join(errs...))
+}
+
+func (p *Publisher) pingBroker(ctx context.Context, broker string) error {
+	conn, err := p.dialer.DialContext(ctx, "tcp", broker)
 	if err != nil {
-		return fmt.Errorf("publish: kafka metadata: %w", err)
+		return fmt.Errorf("dial %s: %w", broker, err)
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return fmt.Errorf("%s: %w", broker, err)
+	}
+	if _, err := conn.Brokers(); err != nil {
+		return fmt.Errorf("%s: metadata: %w", broker, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,6 +164,48 @@ func TestEnsureTopics(t *testing.T) {
 	}
 	if err := p.Ping(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPingFailsWhenBrokerGone: Ping must not be answered from kafka-go's
+// metadata cache once the broker is gone (readiness), and recovers when a
+// broker is back on the same address.
+func TestPingFailsWhenBrokerGone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, DefaultPunchesTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := c.ListenAddrs()[0]
+	p, err := New(Config{Brokers: []string{addr}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Ping(ctx); err != nil {
+		t.Fatalf("ping with the broker up: %v", err)
+	}
+	// Warm kafka-go's transport cache the way the writer does.
+	if _, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{DefaultPunchesTopic}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer pcancel()
+	if err := p.Ping(pctx); err == nil {
+		t.Fatal("ping succeeded with the broker gone")
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	var portNum int
+	fmt.Sscan(port, &portNum)
+	c2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(portNum), kfake.SeedTopics(1, DefaultPunchesTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := p.Ping(ctx); err != nil {
+		t.Fatalf("ping with the broker back: %v", err)
 	}
 }
 
