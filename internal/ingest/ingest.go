@@ -415,6 +415,7 @@ func (in *Ingest) publishFile(ctx context.Context, r *runner, f source.File, con
 	opts := r.opts
 	opts.File = f.Path
 	w := in.pub.File(ctx, publish.FileMeta{SourceFile: f.Path, SHA256: sum, Site: r.spec.Site})
+	defer w.Close() // stops the writer's sender when the file is given up
 	h := sha256.New()
 	res, err := parsers.Parse(ctx, io.TeeReader(content, h), parsers.Request{
 		Vendor: r.spec.Vendor, Layout: r.spec.Layout, Name: path.Base(filepath.ToSlash(f.Path)), Options: opts,

@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
@@ -410,15 +411,34 @@ type FileMeta struct {
 
 // FileWriter publishes one file's punches and rejects in chunks. It
 // implements parsekit.Emitter. Not safe for concurrent use.
+//
+// Writes are pipelined: a full chunk is handed to one sender goroutine and
+// the caller goes on building the next chunk while it is written. The sender
+// makes one WriteMessages call at a time, in chunk order, so messages of one
+// key keep their order on their partition. After a failed write the writer is
+// spent: Punch, Reject and Flush return that error, and the caller must
+// re-publish the file (nothing after the last acknowledged chunk is known to
+// be written).
 type FileWriter struct {
-	p        *Publisher
-	ctx      context.Context
-	meta     FileMeta
-	buf      []kafka.Message
-	nPunch   int // buffered
-	nReject  int
-	ackPunch int // acknowledged
+	p       *Publisher
+	ctx     context.Context
+	meta    FileMeta
+	buf     []kafka.Message
+	nPunch  int // buffered
+	nReject int
+
+	queue chan chunk    // to the sender; nil when no sender runs
+	done  chan struct{} // closed when the sender has drained queue
+
+	mu       sync.Mutex
+	err      error // the first write error
+	ackPunch int   // acknowledged
 	ackRej   int
+}
+
+type chunk struct {
+	msgs             []kafka.Message
+	punches, rejects int
 }
 
 // File starts publishing one file; ctx bounds every write made for it.
@@ -426,7 +446,7 @@ func (p *Publisher) File(ctx context.Context, meta FileMeta) *FileWriter {
 	return &FileWriter{p: p, ctx: ctx, meta: meta, buf: make([]kafka.Message, 0, p.cfg.ChunkSize)}
 }
 
-// Punch queues a punch (key = PartitionKey, value = JSON) and writes a full chunk.
+// Punch queues a punch (key = PartitionKey, value = JSON) and hands a full chunk to the sender.
 func (w *FileWriter) Punch(pu attendance.Punch) error {
 	val, err := json.Marshal(&pu)
 	if err != nil {
@@ -444,10 +464,10 @@ func (w *FileWriter) Punch(pu attendance.Punch) error {
 		},
 	})
 	w.nPunch++
-	return w.maybeFlush()
+	return w.maybeSend()
 }
 
-// Reject queues a reject (key = site/file) and writes a full chunk.
+// Reject queues a reject (key = site/file) and hands a full chunk to the sender.
 func (w *FileWriter) Reject(r attendance.Reject) error {
 	val, err := json.Marshal(&r)
 	if err != nil {
@@ -465,34 +485,100 @@ func (w *FileWriter) Reject(r attendance.Reject) error {
 		},
 	})
 	w.nReject++
-	return w.maybeFlush()
+	return w.maybeSend()
 }
 
-func (w *FileWriter) maybeFlush() error {
-	if len(w.buf) < w.p.cfg.ChunkSize {
-		return nil
+func (w *FileWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return fmt.Errorf("publish %s: %w", w.meta.SourceFile, w.err)
 	}
-	return w.Flush()
-}
-
-// Flush writes what is buffered in one WriteMessages call (plus retries) and
-// returns once all of it is acknowledged.
-func (w *FileWriter) Flush() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	if err := w.p.write(w.ctx, w.buf); err != nil {
-		return fmt.Errorf("publish %s: %w", w.meta.SourceFile, err)
-	}
-	w.ackPunch += w.nPunch
-	w.ackRej += w.nReject
-	w.nPunch, w.nReject = 0, 0
-	w.buf = w.buf[:0]
 	return nil
 }
 
+func (w *FileWriter) maybeSend() error {
+	if len(w.buf) < w.p.cfg.ChunkSize {
+		return nil
+	}
+	if err := w.failed(); err != nil {
+		return err
+	}
+	w.send()
+	return nil
+}
+
+// send hands the buffer to the sender (starting it if needed); it blocks
+// while one chunk is queued and one is being written (back-pressure).
+func (w *FileWriter) send() {
+	if w.queue == nil {
+		w.queue = make(chan chunk, 1)
+		w.done = make(chan struct{})
+		go w.sender(w.queue, w.done)
+	}
+	w.queue <- chunk{msgs: w.buf, punches: w.nPunch, rejects: w.nReject}
+	w.buf = make([]kafka.Message, 0, w.p.cfg.ChunkSize)
+	w.nPunch, w.nReject = 0, 0
+}
+
+func (w *FileWriter) sender(queue <-chan chunk, done chan<- struct{}) {
+	defer close(done)
+	for c := range queue {
+		if w.failed() != nil {
+			continue // drain: after a failure nothing more is written
+		}
+		err := w.p.write(w.ctx, c.msgs)
+		w.mu.Lock()
+		if err != nil {
+			w.err = err
+		} else {
+			w.ackPunch += c.punches
+			w.ackRej += c.rejects
+		}
+		w.mu.Unlock()
+	}
+}
+
+// Flush writes what is buffered and returns once every message handed to
+// the writer so far is acknowledged (nil), or with the first write error.
+func (w *FileWriter) Flush() error {
+	if len(w.buf) > 0 && w.failed() == nil {
+		w.send()
+	}
+	if w.queue != nil {
+		close(w.queue)
+		<-w.done
+		w.queue, w.done = nil, nil
+	}
+	return w.failed()
+}
+
+// errClosed marks a FileWriter closed before its last Flush.
+var errClosed = errors.New("file writer closed before flush")
+
+// Close stops the sender without writing what is still buffered (a chunk
+// already being written finishes); call it when giving up on a file. After a
+// successful Flush it does nothing.
+func (w *FileWriter) Close() {
+	if w.queue == nil {
+		return
+	}
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = errClosed
+	}
+	w.mu.Unlock()
+	close(w.queue)
+	<-w.done
+	w.queue, w.done = nil, nil
+}
+
 // Acked returns how many punches and rejects were acknowledged so far.
-func (w *FileWriter) Acked() (punches, rejects int) { return w.ackPunch, w.ackRej }
+func (w *FileWriter) Acked() (punches, rejects int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ackPunch, w.ackRej
+}
 
 // PublishFile publishes a file record (key = sha256) to the files topic and
 // waits for its acknowledgement.

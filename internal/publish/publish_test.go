@@ -389,3 +389,46 @@ func indexOf(s, sub string) int {
 	}
 	return -1
 }
+
+// A writer given up mid-file (Close without Flush) stops its sender and
+// refuses more work; a failed write makes Punch report it.
+func TestFileWriterCloseAndSpent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, addr := kafkatest.Fake(t, 1, 2, topics)
+	p, _ := newPub(t, addr, func(cfg *Config) { cfg.Retries = 1 })
+	w := p.File(ctx, FileMeta{SourceFile: "a.csv", SHA256: "x"})
+	for _, pu := range punches(250) { // two full chunks go to the sender
+		if err := w.Punch(pu); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush after Close returned nil")
+	}
+	if n, _ := w.Acked(); n > 200 {
+		t.Fatalf("acked %d punches; the 50 still buffered at Close must not be written", n)
+	}
+
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		return produceError(req, 19), nil, true
+	})
+	w2 := p.File(ctx, FileMeta{SourceFile: "b.csv", SHA256: "y"})
+	var perr error
+	for _, pu := range punches(2000) {
+		if perr = w2.Punch(pu); perr != nil {
+			break
+		}
+	}
+	if perr == nil {
+		t.Fatal("Punch kept accepting work after a write failed")
+	}
+	if err := w2.Flush(); err == nil {
+		t.Fatal("Flush returned nil after a failed write")
+	}
+	if n, _ := w2.Acked(); n != 0 {
+		t.Fatalf("acked %d with every write refused", n)
+	}
+}
