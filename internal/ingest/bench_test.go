@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,23 @@ func benchChunk() int {
 		return 5000
 	}
 	return n
+}
+
+// benchBatchTimeout is kafka.batch_timeout for the benchmarks (ATTND_BENCH_BATCH_TIMEOUT, default 10ms = the default).
+func benchBatchTimeout() string {
+	if v := os.Getenv("ATTND_BENCH_BATCH_TIMEOUT"); v != "" {
+		return v
+	}
+	return "10ms"
+}
+
+// benchCompression is kafka.compression for both the ingest and kcat
+// (ATTND_BENCH_COMPRESSION, default lz4 = the default).
+func benchCompression() string {
+	if v := os.Getenv("ATTND_BENCH_COMPRESSION"); v != "" {
+		return v
+	}
+	return "lz4"
 }
 
 // benchDrop writes one large telecop-report-csv drop and returns its path and size.
@@ -64,6 +82,8 @@ kafka:
   brokers: [%s]
   partitions: 6
   chunk_size: %d
+  batch_timeout: %s
+  compression: %s
 sources:
   - name: bulk
     type: dir
@@ -71,7 +91,7 @@ sources:
     site: hq
     min_age: 1ms
     poll_interval: 1h
-`, filepath.Join(b.TempDir(), "state"), addr, benchChunk(), filepath.Dir(drop))
+`, filepath.Join(b.TempDir(), "state"), addr, benchChunk(), benchBatchTimeout(), benchCompression(), filepath.Dir(drop))
 	cfg, err := ParseConfig([]byte(yml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		b.Fatal(err)
@@ -84,11 +104,13 @@ sources:
 	if err := in.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
+	cpu0 := processCPU()
 	start := time.Now()
 	if err := in.Once(ctx, 5*time.Millisecond); err != nil {
 		b.Fatal(err)
 	}
 	took := time.Since(start)
+	b.ReportMetric((processCPU() - cpu0).Seconds(), "cpu-s/drop")
 	all, err := in.Ledger().All(ctx)
 	if err != nil || len(all) != 1 || all[0].State != attendance.FileDone || all[0].Punches != rows {
 		b.Fatalf("after the run: ledger %+v, %v; want one done file with %d punches", all, err, rows)
@@ -121,8 +143,10 @@ func BenchmarkIngestKfake(b *testing.B) {
 
 // BenchmarkIngestRealKafka compares, on one real single-node Kafka broker
 // (scripts/kafka.sh), the ingest's file-to-Kafka rate with kcat producing the
-// same events pre-serialized (key TAB value per line, lz4, acks=all): the
-// target is at least half of kcat's rate.
+// same events pre-serialized (key TAB value per line, the same four headers,
+// lz4, acks=all): the target is at least half of kcat's rate.
+// ATTND_BENCH_CHUNK, ATTND_BENCH_BATCH_TIMEOUT and ATTND_BENCH_COMPRESSION
+// vary the ingest's kafka settings.
 // Run: go test -run '^$' -bench IngestRealKafka -benchtime 1x ./internal/ingest
 func BenchmarkIngestRealKafka(b *testing.B) {
 	kcat, err := exec.LookPath("kcat")
@@ -147,8 +171,12 @@ func BenchmarkIngestRealKafka(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			topic := fmt.Sprintf("bench.kcat.%d.%d", time.Now().UnixNano(), i)
 			createTopic(b, addr, topic, 6)
-			cmd := exec.Command(kcat, "-P", "-b", addr, "-t", topic, "-K", "\t", "-z", "lz4",
-				"-X", "acks=all", "-X", "linger.ms=10", "-l", lines)
+			// The same four headers as the ingest's messages (static values of the same sizes).
+			cmd := exec.Command(kcat, "-P", "-b", addr, "-t", topic, "-K", "\t", "-z", benchCompression(),
+				"-X", "acks=all", "-X", "linger.ms=10",
+				"-H", "source_file="+drop, "-H", "sha256="+strings.Repeat("0", 64),
+				"-H", "layout=telecop-report-csv", "-H", "event_id="+strings.Repeat("0", 32),
+				"-l", lines)
 			start := time.Now()
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("kcat: %v\n%s", err, out)

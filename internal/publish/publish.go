@@ -448,10 +448,7 @@ func (p *Publisher) File(ctx context.Context, meta FileMeta) *FileWriter {
 
 // Punch queues a punch (key = PartitionKey, value = JSON) and hands a full chunk to the sender.
 func (w *FileWriter) Punch(pu attendance.Punch) error {
-	val, err := json.Marshal(&pu)
-	if err != nil {
-		return fmt.Errorf("publish: encode punch %s: %w", pu.EventID, err)
-	}
+	val := appendPunch(make([]byte, 0, 384), &pu)
 	w.buf = append(w.buf, kafka.Message{
 		Topic: w.p.cfg.Topics.Punches,
 		Key:   []byte(pu.PartitionKey()),
