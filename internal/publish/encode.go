@@ -52,6 +52,22 @@ func appendPunch(b []byte, p *attendance.Punch) []byte {
 	return append(b, '}')
 }
 
+// appendPartitionKey appends p.PartitionKey() without allocating.
+func appendPartitionKey(b []byte, p *attendance.Punch) []byte {
+	b = append(b, p.Site...)
+	switch {
+	case p.EmployeeNo != "":
+		b = append(b, '/')
+		return append(b, p.EmployeeNo...)
+	case p.CardHash != "":
+		b = append(b, "/card:"...)
+		return append(b, p.CardHash...)
+	default:
+		b = append(b, "/card:"...)
+		return append(b, p.CardMasked...)
+	}
+}
+
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string the way encoding/json does:

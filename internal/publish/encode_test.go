@@ -49,6 +49,11 @@ func TestAppendPunchMatchesEncodingJSON(t *testing.T) {
 		if got := appendPunch(nil, &c); string(got) != string(want) {
 			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
 		}
+		for _, k := range []attendance.Punch{c, {Site: c.Site, CardHash: c.CardHash, CardMasked: "****9"}, {Site: "lab", CardMasked: "****1"}} {
+			if got := appendPartitionKey([]byte("x"), &k); string(got) != "x"+k.PartitionKey() {
+				t.Fatalf("case %d: key %q, PartitionKey %q", i, got[1:], k.PartitionKey())
+			}
+		}
 	}
 }
 

@@ -427,6 +427,7 @@ type FileWriter struct {
 	nPunch  int // buffered
 	nReject int
 
+	hdr   headerCache
 	queue chan chunk    // to the sender; nil when no sender runs
 	done  chan struct{} // closed when the sender has drained queue
 
@@ -434,6 +435,19 @@ type FileWriter struct {
 	err      error // the first write error
 	ackPunch int   // acknowledged
 	ackRej   int
+}
+
+// headerCache keeps the bytes of header values that repeat for a whole file.
+type headerCache struct {
+	s [3]string
+	b [3][]byte
+}
+
+func (c *headerCache) get(i int, v string) []byte {
+	if c.b[i] == nil || c.s[i] != v {
+		c.s[i], c.b[i] = v, []byte(v)
+	}
+	return c.b[i]
 }
 
 type chunk struct {
@@ -448,16 +462,23 @@ func (p *Publisher) File(ctx context.Context, meta FileMeta) *FileWriter {
 
 // Punch queues a punch (key = PartitionKey, value = JSON) and hands a full chunk to the sender.
 func (w *FileWriter) Punch(pu attendance.Punch) error {
-	val := appendPunch(make([]byte, 0, 384), &pu)
+	// Key, event_id header and value share one allocation; file-wide header
+	// values are shared by every message (kafka-go only reads them).
+	b := make([]byte, 0, 512)
+	b = appendPartitionKey(b, &pu)
+	k := len(b)
+	b = append(b, pu.EventID...)
+	e := len(b)
+	b = appendPunch(b, &pu)
 	w.buf = append(w.buf, kafka.Message{
 		Topic: w.p.cfg.Topics.Punches,
-		Key:   []byte(pu.PartitionKey()),
-		Value: val,
+		Key:   b[:k:k],
+		Value: b[e:],
 		Headers: []kafka.Header{
-			{Key: "source_file", Value: []byte(pu.SourceFile)},
-			{Key: "sha256", Value: []byte(w.meta.SHA256)},
-			{Key: "layout", Value: []byte(pu.Layout)},
-			{Key: "event_id", Value: []byte(pu.EventID)},
+			{Key: "source_file", Value: w.hdr.get(0, pu.SourceFile)},
+			{Key: "sha256", Value: w.hdr.get(1, w.meta.SHA256)},
+			{Key: "layout", Value: w.hdr.get(2, pu.Layout)},
+			{Key: "event_id", Value: b[k:e:e]},
 		},
 	})
 	w.nPunch++
