@@ -21,6 +21,7 @@ import (
 
 	"github.com/attendance-pipeline/attnd/internal/history"
 	"github.com/attendance-pipeline/attnd/internal/ingest"
+	"github.com/attendance-pipeline/attnd/internal/match"
 	"gopkg.in/yaml.v3"
 )
 
@@ -1262,7 +1263,8 @@ func checkIngestConfig(raw []byte) (ingest.Config, error) {
 }
 
 // checkPusherConfig checks what is known of the pusher's config today: the
-// clickhouse: section strictly against history.ClickHouseConfig, the
+// clickhouse: section strictly against history.ClickHouseConfig, the match:
+// section with match.ParseConfig (strict, rules validated), the
 // observability listener, and that no secret value is written in the file.
 func checkPusherConfig(raw []byte) error {
 	var top map[string]yaml.Node
@@ -1287,6 +1289,12 @@ func checkPusherConfig(raw []byte) error {
 		}
 		if ch.Password != "" {
 			errs = append(errs, errors.New("pusher config: clickhouse.password is written in the file; use password_env"))
+		}
+	}
+	if n, ok := top["match"]; ok {
+		b, _ := yaml.Marshal(&n)
+		if _, err := match.ParseConfig(b); err != nil {
+			errs = append(errs, fmt.Errorf("pusher config: match: %w", err))
 		}
 	}
 	var doc map[string]any

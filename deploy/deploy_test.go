@@ -679,6 +679,8 @@ func TestCheckersRejectBrokenFiles(t *testing.T) {
 		{"pusher example clickhouse password", pusherExampleCheck, pusherExample, "password_env: CLICKHOUSE_PASSWORD", "password: hunter2", false, "clickhouse.password is written in the file"},
 		{"pusher example clickhouse typo", pusherExampleCheck, pusherExample, "dial_timeout: 10s", "dial_timout: 10s", false, "field dial_timout not found"},
 		{"pusher example daou secret", pusherExampleCheck, pusherExample, "client_secret_env: DAOU_CLIENT_SECRET", "client_secret: hunter2", false, "daou.client_secret is written in the file"},
+		{"pusher example bad match rule", pusherExampleCheck, pusherExample, "kind: pad_zeros", "kind: pad_zeroes", false, "pusher config: match"},
+		{"pusher example match typo", pusherExampleCheck, pusherExample, "  card_key_env: ATTND_CARD_KEY", "  card_key: ATTND_CARD_KEY", false, "field card_key not found"},
 		{"pusher example default database", pusherExampleCheck, pusherExample, "database: attendance", "database: default", false, "clickhouse.database"},
 	}
 	base := brokenTree(t)
