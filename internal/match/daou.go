@@ -115,7 +115,10 @@ type daouV1 struct {
 }
 
 // DaouV1 lists accounts with POST /public/v1/account, credentials in the JSON
-// body (daou-openapi.md §8.1).
+// body (daou-openapi.md §8.1). The optional productName, productVersion and
+// clientCompanyName body fields are not sent.
+// ASSUMPTION: every account comes in one response (no paging parameters were
+// seen in integrator code).
 func DaouV1(cfg DaouConfig, hc *http.Client) Provider {
 	if hc == nil {
 		hc = http.DefaultClient
@@ -151,7 +154,9 @@ type daouV3 struct {
 }
 
 // DaouV3 lists users with GET /public/api/attnd-v3/organization-chart/user/list
-// and a bearer token (daou-openapi.md §8.2). After a 401 it asks for a fresh
+// and a bearer token (daou-openapi.md §8.2).
+// ASSUMPTION: no query parameters and every user in one response, as the
+// integrators call it; the envelope is assumed to be the v1 one. After a 401 it asks for a fresh
 // token once when the TokenSource has an Invalidate(token string) method.
 func DaouV3(cfg DaouConfig, tokens TokenSource, hc *http.Client) Provider {
 	if hc == nil {

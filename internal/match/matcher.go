@@ -35,6 +35,8 @@ type Config struct {
 	// KnownStatuses extends the status values that are not logged as unknown
 	// (DefaultKnownStatuses are always known).
 	KnownStatuses []string `yaml:"known_statuses" json:"known_statuses"`
+	// Directory says where the accounts come from and how often they are refreshed.
+	Directory DirectoryConfig `yaml:"directory" json:"directory"`
 	// Location decides "today" for expiredDate; default Asia/Seoul.
 	Location *time.Location `yaml:"-" json:"-"`
 }
@@ -63,8 +65,10 @@ func (c Config) CardKey() ([]byte, error) {
 
 // Validate checks the rules and overrides without a directory.
 func (c Config) Validate() error {
-	_, err := compileSites(c.Sites)
-	return err
+	if _, err := compileSites(c.Sites); err != nil {
+		return err
+	}
+	return c.Directory.validate()
 }
 
 // Result is the outcome of matching one punch.

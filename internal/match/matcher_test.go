@@ -331,3 +331,62 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("bad rule: err = %v", err)
 	}
 }
+
+func TestDirectoryConfig(t *testing.T) {
+	c, err := LoadConfig("testdata/match.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := c.Directory.Build(testKey, DaouConfig{}, nil, nil)
+	if err != nil || len(ps) != 1 || ps[0].Name() != "roster roster.csv" || c.Directory.Refresh != time.Hour {
+		t.Fatalf("providers %v, err %v, config %+v", ps, err, c.Directory)
+	}
+	good := DirectoryConfig{Providers: []ProviderConfig{{Kind: ProviderDaouV1}, {Kind: ProviderDaouV3}, {Kind: ProviderRoster, Path: "r.csv"}}}
+	ps, err = good.Build(nil, DaouConfig{}, &fakeTokens{}, nil)
+	if err != nil || len(ps) != 3 || !strings.HasPrefix(ps[0].Name(), "daou v1") || !strings.HasPrefix(ps[1].Name(), "daou v3") {
+		t.Fatalf("providers %v, err %v", ps, err)
+	}
+	tests := []struct {
+		name string
+		d    DirectoryConfig
+		want string
+	}{
+		{"none", DirectoryConfig{}, "none configured"},
+		{"unknown kind", DirectoryConfig{Providers: []ProviderConfig{{Kind: "ldap"}}}, `unknown kind "ldap"`},
+		{"roster without path", DirectoryConfig{Providers: []ProviderConfig{{Kind: ProviderRoster}}}, "roster needs a path"},
+		{"daou with path", DirectoryConfig{Providers: []ProviderConfig{{Kind: ProviderDaouV1, Path: "x"}}}, "takes no path"},
+		{"v3 without tokens", DirectoryConfig{Providers: []ProviderConfig{{Kind: ProviderDaouV3}}}, "needs a token source"},
+		{"negative refresh", DirectoryConfig{Refresh: -time.Second}, "negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := tt.d.Build(nil, DaouConfig{}, nil, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := ParseConfig([]byte("directory:\n  providers: [{kind: ldap}]\n")); err == nil {
+		t.Error("ParseConfig accepted an unknown provider kind")
+	}
+}
+
+func TestCardKey(t *testing.T) {
+	t.Setenv("MATCH_TEST_KEY", "k1")
+	t.Setenv("MATCH_TEST_EMPTY", "")
+	tests := []struct {
+		env     string
+		want    string
+		wantErr bool
+	}{
+		{"", "", false},
+		{"MATCH_TEST_KEY", "k1", false},
+		{"MATCH_TEST_EMPTY", "", true},
+		{"MATCH_TEST_UNSET_VARIABLE", "", true},
+	}
+	for _, tt := range tests {
+		k, err := Config{CardKeyEnv: tt.env}.CardKey()
+		if string(k) != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("CardKey(%q) = %q, %v", tt.env, k, err)
+		}
+	}
+}
