@@ -574,21 +574,21 @@ func (w *FileWriter) Flush() error {
 // errClosed marks a FileWriter closed before its last Flush.
 var errClosed = errors.New("file writer closed before flush")
 
-// Close stops the sender without writing what is still buffered (a chunk
-// already being written finishes); call it when giving up on a file. After a
-// successful Flush it does nothing.
+// Close ends the writer: the sender stops without writing what is still
+// buffered (a chunk already being written finishes), and a later Flush
+// returns an error. Call it when done with the file, after Flush or when
+// giving up on the file.
 func (w *FileWriter) Close() {
-	if w.queue == nil {
-		return
-	}
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = errClosed
 	}
 	w.mu.Unlock()
-	close(w.queue)
-	<-w.done
-	w.queue, w.done = nil, nil
+	if w.queue != nil {
+		close(w.queue)
+		<-w.done
+		w.queue, w.done = nil, nil
+	}
 }
 
 // Acked returns how many punches and rejects were acknowledged so far.

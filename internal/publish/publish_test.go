@@ -407,6 +407,12 @@ func TestFileWriterCloseAndSpent(t *testing.T) {
 	if err := w.Flush(); err == nil {
 		t.Fatal("Flush after Close returned nil")
 	}
+	early := p.File(ctx, FileMeta{SourceFile: "c.csv", SHA256: "z"})
+	early.Punch(punches(1)[0]) // buffered only, no sender yet
+	early.Close()
+	if err := early.Flush(); err == nil {
+		t.Fatal("Flush after Close (before any chunk was sent) returned nil")
+	}
 	if n, _ := w.Acked(); n > 200 {
 		t.Fatalf("acked %d punches; the 50 still buffered at Close must not be written", n)
 	}
