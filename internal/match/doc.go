@@ -13,12 +13,14 @@
 //     (applied in order; a rule that does not apply leaves the number as is),
 //     then the card: only when the number is empty or fits nobody, comparing
 //     the punch's card_hash (HMAC-SHA256 of the normalized card) with the
-//     accounts' card hashes. Raw card numbers are hashed when the roster is
+//     accounts' card hashes (a number that fits only people who left does
+//     not fall back to the card: the person is known). Raw card numbers are hashed when the roster is
 //     read and kept nowhere.
 //   - People who left (expiredDate on or before today in Asia/Seoul) are
 //     never matched, nor accounts whose status the operator listed in
 //     inactive_statuses. Status values are otherwise not interpreted: an
-//     unknown one is logged once per directory snapshot.
+//     unknown one is logged once per directory snapshot (NewMatcher), with
+//     the number of accounts carrying it.
 //   - A Matcher is an immutable snapshot, safe for concurrent use.
 //   - The Directory serves the last good copy from disk (atomic temp+rename
 //     writes) when a provider is down, also after a restart, and reports that

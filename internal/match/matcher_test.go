@@ -2,6 +2,7 @@ package match
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -387,6 +388,40 @@ func TestCardKey(t *testing.T) {
 		k, err := Config{CardKeyEnv: tt.env}.CardKey()
 		if string(k) != tt.want || (err != nil) != tt.wantErr {
 			t.Errorf("CardKey(%q) = %q, %v", tt.env, k, err)
+		}
+	}
+}
+
+func TestMatcherConcurrentUse(t *testing.T) {
+	m, err := NewMatcher(testConfig(), testDirectory(), seoulNoon, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	punches := []attendance.Punch{
+		{Site: "factory", EmployeeNo: "160000120001"},
+		{Site: "hq", CardHash: hash("0105550000A")},
+		{Site: "lab", EmployeeNo: "120003"},
+	}
+	want := make([]Result, len(punches))
+	for i, p := range punches {
+		want[i] = m.Match(p)
+	}
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for n := 0; n < 200; n++ {
+				i := n % len(punches)
+				if got := m.Match(punches[i]); !reflect.DeepEqual(got, want[i]) {
+					done <- fmt.Errorf("punch %d: %+v, want %+v", i, got, want[i])
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
 		}
 	}
 }
