@@ -245,8 +245,9 @@ func (g *gen) personDay(p *person, d time.Time) {
 }
 
 func (g *gen) garbage(d time.Time) {
-	// One bad row per site per day, in the file of that day's 10 o'clock.
-	at := d.Add(10 * time.Hour)
+	// One bad row per site per day, at 08:30 among the arrivals: a drop that
+	// held nothing but garbage would rightly be a file-level error instead.
+	at := d.Add(8*time.Hour + 30*time.Minute)
 	for s := range Sites {
 		g.rows = append(g.rows, row{site: s, punch: punch{at: at, mode: "garbage"}})
 		g.truth.Rejects++

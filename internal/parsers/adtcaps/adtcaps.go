@@ -1,8 +1,415 @@
-// Package adtcaps parses ADT Caps (SK Shieldus) exports: caps-event-txt,
-// caps-tenter-csv and caps-ovrwrk-txt.
+// Package adtcaps parses ADT Caps (SK Shieldus) exports: caps-event-txt (the
+// hourly tag file of 캡스 근태 매니저), caps-tenter-csv (a CSV dump of the
+// vendor table tenter) and caps-ovrwrk-txt (the daily result file
+// ovrwrk_YYYYMMDD.txt).
+//
+// Guarantees (vendor-exports.md §6): every data line becomes punches or one
+// reject, in file order, with its physical line; a missing or wrong tenter
+// header is a *parsekit.FileError; employee numbers are kept as written; the
+// raw card never appears in any punch or reject; mode codes and success values
+// come from opt.Codes; memory stays flat whatever the file size.
 package adtcaps
 
-import "github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/attendance-pipeline/attnd/internal/attendance"
+	"github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
+)
+
+const (
+	vendor       = "adtcaps"
+	layoutEvent  = "caps-event-txt"
+	layoutTenter = "caps-tenter-csv"
+	layoutOvrwrk = "caps-ovrwrk-txt"
+)
 
 // Layouts returns the ADT Caps layouts.
-func Layouts() []parsekit.Layout { return nil }
+func Layouts() []parsekit.Layout {
+	return []parsekit.Layout{
+		{
+			Name: layoutEvent, Vendor: vendor,
+			Sniff: func(head string) bool { return sniffLines(head, isEventLine) },
+			FileHint: func(name string) bool {
+				return hasWord(name, "caps") && hasWord(name, ".txt") && !hasWord(name, "ovrwrk")
+			},
+			Parse: parseEvent,
+		},
+		{
+			Name: layoutTenter, Vendor: vendor,
+			Sniff:    func(head string) bool { return parsekit.SniffCSVHeader(head, 0, parsekit.CSVColumns[tenterRow]()...) },
+			FileHint: func(name string) bool { return hasWord(name, "tenter") },
+			Parse:    parseTenter,
+		},
+		{
+			Name: layoutOvrwrk, Vendor: vendor,
+			Sniff:    func(head string) bool { return sniffLines(head, isOvrwrkLine) },
+			FileHint: func(name string) bool { return hasWord(name, "ovrwrk") },
+			Parse:    parseOvrwrk,
+		},
+	}
+}
+
+func hasWord(name, w string) bool { return strings.Contains(strings.ToLower(name), w) }
+
+// sniffLines looks at the complete non-blank lines of head (at most 20): at
+// least one, and at least half of them, must have the layout's shape (a
+// refill may carry a few broken lines; a foreign file has none).
+func sniffLines(head string, shape func(string) bool) bool {
+	lines := strings.Split(head, "\n")
+	if len(lines) > 1 {
+		lines = lines[:len(lines)-1] // the last may be cut mid-line
+	}
+	seen, good := 0, 0
+	for _, l := range lines {
+		l = strings.TrimRight(l, "\r")
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if seen++; shape(l) {
+			good++
+		}
+		if seen == 20 {
+			break
+		}
+	}
+	return good > 0 && 2*good >= seen
+}
+
+// eventRE is the shape of a caps-event-txt line: HHMMSS, employee digits,
+// name (no digits), code, 13-char card, 4-char terminal, 14-digit stamp.
+var eventRE = regexp.MustCompile(`^[0-9]{6}[0-9]*[^0-9]*[0-9A-Za-z][0-9A-Za-z]{13}[0-9A-Za-z]{4}[0-9]{14}$`)
+
+func isEventLine(l string) bool {
+	if !eventRE.MatchString(l) {
+		return false
+	}
+	return l[:6] == l[len(l)-6:]
+}
+
+// eventFields is one caps-event-txt line cut by characters from both ends.
+type eventFields struct {
+	hms, emp, name, code, card, term, stamp string
+}
+
+const eventTail = 1 + 13 + 4 + 14
+
+// cutEvent splits a line: 6 characters from the front, 32 from the back, and
+// the middle into its leading digits (employee number) and the rest (name).
+// Characters, not bytes: the name is Korean and its byte width depends on the
+// encoding the file had.
+func cutEvent(line string) (eventFields, string) {
+	r := []rune(line)
+	if len(r) < 6+eventTail {
+		return eventFields{}, fmt.Sprintf("line has %d characters, want at least %d (HHMMSS + number + name + code + card(13) + terminal(4) + stamp(14))", len(r), 6+eventTail)
+	}
+	tail := r[len(r)-eventTail:]
+	f := eventFields{
+		hms:   string(r[:6]),
+		code:  string(tail[0:1]),
+		card:  string(tail[1:14]),
+		term:  string(tail[14:18]),
+		stamp: string(tail[18:32]),
+	}
+	mid := r[6 : len(r)-eventTail]
+	i := 0
+	for i < len(mid) && mid[i] >= '0' && mid[i] <= '9' {
+		i++
+	}
+	f.emp, f.name = string(mid[:i]), strings.TrimSpace(string(mid[i:]))
+	switch {
+	case !allDigits(f.hms):
+		return f, fmt.Sprintf("leading time %q is not HHMMSS", f.hms)
+	case !allDigits(f.stamp):
+		return f, "the last 14 characters are not a YYYYMMDDHHMMSS stamp" // not quoted: may hold card digits
+	case f.hms != f.stamp[8:]:
+		return f, fmt.Sprintf("leading time %s differs from the stamp's time %s (misaligned line)", f.hms, f.stamp[8:])
+	case strings.IndexFunc(f.name, unicode.IsDigit) >= 0:
+		return f, "the name holds digits (misaligned line)"
+	case !alnum(f.card):
+		return f, "card field is not 13 letters or digits"
+	case !alnum(f.term):
+		return f, fmt.Sprintf("terminal %q is not 4 letters or digits", f.term)
+	case f.emp == "" && strings.Trim(f.card, "0") == "":
+		return f, "neither an employee number nor a card"
+	}
+	return f, ""
+}
+
+func parseEvent(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error {
+	opt = opt.WithDefaults()
+	lr := parsekit.NewLineReader(r, opt.MaxLineBytes)
+	for lr.Next() {
+		line := strings.TrimRight(lr.Text(), " \t")
+		if lr.TooLong() {
+			if err := reject(opt, emit, layoutEvent, lr.Line(), fmt.Sprintf("line longer than %d bytes", opt.MaxLineBytes), line); err != nil {
+				return err
+			}
+			continue
+		}
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if !utf8.ValidString(line) {
+			if err := reject(opt, emit, layoutEvent, lr.Line(), "invalid text", line); err != nil {
+				return err
+			}
+			continue
+		}
+		f, problem := cutEvent(line)
+		var at time.Time
+		if problem == "" {
+			var err error
+			if at, err = parsekit.Stamp14(f.stamp, opt.Location); err != nil {
+				problem = "stamp: " + err.Error()
+			}
+		}
+		if problem != "" {
+			if err := reject(opt, emit, layoutEvent, lr.Line(), problem, line, f.card); err != nil {
+				return err
+			}
+			continue
+		}
+		mode, ok := opt.Codes.CapsEventModes[f.code]
+		if !ok {
+			mode = attendance.ModeUnknown
+		}
+		p := opt.Build(parsekit.Row{
+			Vendor: vendor, Layout: layoutEvent, Line: lr.Line(), At: at,
+			EmployeeNo: f.emp, Name: f.name, Card: f.card,
+			Mode: mode, RawMode: f.code, Device: f.term, AuthOK: true,
+		})
+		if err := emit.Punch(p); err != nil {
+			return err
+		}
+	}
+	return readErr(opt, lr.Err())
+}
+
+// tenterRow holds the tenter columns of the contract.
+type tenterRow struct {
+	EDate   string `csv:"E_DATE"`
+	ETime   string `csv:"E_TIME"`
+	GID     string `csv:"G_ID"`
+	EID     string `csv:"E_ID"`
+	EName   string `csv:"E_NAME"`
+	EIDNo   string `csv:"E_IDNO"`
+	ECard   string `csv:"E_CARD"`
+	EGroup  string `csv:"E_GROUP"`
+	EMode   string `csv:"E_MODE"`
+	EType   string `csv:"E_TYPE"`
+	EResult string `csv:"E_RESULT"`
+}
+
+func parseTenter(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error {
+	opt = opt.WithDefaults()
+	rows, err := parsekit.NewCSVRows[tenterRow](r, opt, 0)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		row := rows.Row()
+		problem := rows.Problem()
+		var at time.Time
+		if problem == "" {
+			// E_TIME lost its leading zeros in some dumps (85102 = 08:51:02).
+			if at, err = parsekit.DateAndTime(row.EDate, row.ETime, opt.Location); err != nil {
+				problem = "E_DATE/E_TIME: " + err.Error()
+			} else if row.EIDNo == "" && strings.Trim(row.ECard, "0") == "" {
+				problem = "neither E_IDNO nor E_CARD"
+			}
+		}
+		if problem != "" {
+			if err := reject(opt, emit, layoutTenter, rows.Line(), problem, rows.Raw(), row.ECard); err != nil {
+				return err
+			}
+			continue
+		}
+		mode, ok := opt.Codes.CapsTenterModes[row.EMode]
+		if !ok {
+			mode = attendance.ModeUnknown
+		}
+		p := opt.Build(parsekit.Row{
+			Vendor: vendor, Layout: layoutTenter, Line: rows.Line(), At: at,
+			EmployeeNo: row.EIDNo, Name: row.EName, Card: row.ECard,
+			Mode: mode, RawMode: row.EMode, Device: row.GID,
+			AuthOK: slices.Contains(opt.Codes.CapsTenterSuccess, row.EResult),
+		})
+		if err := emit.Punch(p); err != nil {
+			return err
+		}
+	}
+	return readErr(opt, rows.Err())
+}
+
+// ovrwrk columns (tab-delimited, no header), as fixed by the contract.
+const (
+	colIDNo = 4
+	colName = 5
+	colDate = 6
+	colIn   = 8
+	colOut  = 9
+	colLeav = 10
+	colRet  = 11
+	ovrCols = 18
+)
+
+var ovrwrkColumns = [...]string{"fpid", "c_dept", "c_pos", "e_group", "e_idno", "e_name", "d_date", "n_date",
+	"in_time", "out_time", "leave", "return", "late", "early", "over", "night", "total", "allow"}
+
+func isOvrwrkLine(l string) bool {
+	f := strings.Split(l, "\t")
+	return len(f) == ovrCols && len(f[colDate]) == 8 && allDigits(f[colDate]) && (f[colIn] == "" || allDigits(f[colIn]))
+}
+
+// parseOvrwrk emits in, out, outing and return punches from the daily result.
+// A time earlier than in_time is on the next day (the file keeps HHMMSS only).
+func parseOvrwrk(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error {
+	opt = opt.WithDefaults()
+	lr := parsekit.NewLineReader(r, opt.MaxLineBytes)
+	type punch struct {
+		col  int
+		mode attendance.Mode
+		at   time.Time
+	}
+	for lr.Next() {
+		line := lr.Text()
+		if lr.TooLong() {
+			if err := reject(opt, emit, layoutOvrwrk, lr.Line(), fmt.Sprintf("line longer than %d bytes", opt.MaxLineBytes), line); err != nil {
+				return err
+			}
+			continue
+		}
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		var punches []punch
+		problem := ""
+		if len(f) != ovrCols {
+			problem = fmt.Sprintf("%d tab-separated fields, want %d", len(f), ovrCols)
+		} else {
+			for i := range f {
+				f[i] = strings.TrimSpace(f[i])
+				if len(f[i]) > opt.MaxFieldBytes {
+					problem = fmt.Sprintf("%s longer than %d bytes", ovrwrkColumns[i], opt.MaxFieldBytes)
+				}
+			}
+		}
+		if problem == "" && f[colIDNo] == "" {
+			problem = "e_idno is empty"
+		}
+		if problem == "" {
+			var in time.Time
+			for _, c := range []struct {
+				col  int
+				mode attendance.Mode
+			}{{colIn, attendance.ModeIn}, {colOut, attendance.ModeOut}, {colLeav, attendance.ModeOuting}, {colRet, attendance.ModeReturn}} {
+				if f[c.col] == "" {
+					continue
+				}
+				at, err := parsekit.DateAndTime(f[colDate], f[c.col], opt.Location)
+				if err != nil {
+					problem = ovrwrkColumns[c.col] + ": " + err.Error()
+					break
+				}
+				if c.col == colIn {
+					in = at
+				} else if !in.IsZero() && at.Before(in) {
+					at = at.AddDate(0, 0, 1) // past midnight: the next day
+				}
+				punches = append(punches, punch{c.col, c.mode, at})
+			}
+		}
+		if problem != "" {
+			if err := reject(opt, emit, layoutOvrwrk, lr.Line(), problem, line); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, pu := range punches {
+			p := opt.Build(parsekit.Row{
+				Vendor: vendor, Layout: layoutOvrwrk, Line: lr.Line(), At: pu.at,
+				EmployeeNo: f[colIDNo], Name: f[colName],
+				Mode: pu.mode, RawMode: ovrwrkColumns[pu.col], AuthOK: true,
+			})
+			if err := emit.Punch(p); err != nil {
+				return err
+			}
+		}
+	}
+	return readErr(opt, lr.Err())
+}
+
+// reject emits a reject with the row's card and every other card-like run
+// masked out of the raw text and reason.
+func reject(opt parsekit.Options, emit parsekit.Emitter, layout string, line int, reason, raw string, cards ...string) error {
+	cards = cardRuns(raw, cards)
+	// Longest first: masking a short card inside a longer run first would
+	// leave the rest of that run unmasked.
+	slices.SortFunc(cards, func(a, b string) int { return len(b) - len(a) })
+	reason = parsekit.MaskCardsIn(reason, cards...)
+	return emit.Reject(opt.Reject(vendor, layout, line, reason, raw, cards...))
+}
+
+// cardRuns appends every run of 8 or more ASCII letters and digits in s that
+// holds a digit, except the 14-digit stamp shapes a reason must be able to
+// quote. A Caps event line glues the card to its neighbours, so the run of a
+// whole line is masked then (only its last 4 characters stay), which is the
+// price of never leaking a card from a misaligned line.
+func cardRuns(s string, cards []string) []string {
+	for i := 0; i < len(s); {
+		j, digit := i, false
+		for ; j < len(s) && isAlnum(s[j]); j++ {
+			digit = digit || (s[j] >= '0' && s[j] <= '9')
+		}
+		if run := s[i:j]; digit && len(run) >= 8 && !isStamp(run) {
+			cards = append(cards, run)
+		}
+		i = j + 1
+	}
+	return cards
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+}
+
+func isStamp(f string) bool {
+	if len(f) > 14 || !(strings.HasPrefix(f, "19") || strings.HasPrefix(f, "20")) {
+		return false
+	}
+	return allDigits(f)
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func alnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func readErr(opt parsekit.Options, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &parsekit.FileError{File: opt.File, Reason: err.Error()}
+}

@@ -1,0 +1,83 @@
+package adtcaps
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/attendance-pipeline/attnd/internal/attendance"
+	"github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
+	"golang.org/x/text/encoding/korean"
+)
+
+func fuzzLayout(f *testing.F, name string, seeds ...string) {
+	for _, s := range seeds {
+		f.Add(read(f, s))
+	}
+	l := layout(f, name)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, err := run(t, l, "fuzz.txt", raw)
+		if err != nil && !parsekit.IsFileError(err) && err != parsekit.ErrNotText && !bytes.Contains([]byte(err.Error()), []byte("not a text file")) {
+			t.Fatalf("non-file error: %v", err)
+		}
+		if c != nil {
+			checkInvariants(t, raw, c)
+		}
+	})
+}
+
+func FuzzEvent(f *testing.F) {
+	fuzzLayout(f, layoutEvent, "caps_events_20240105_0928.txt", "caps_events_20240106_0028_utf8.txt")
+}
+func FuzzTenter(f *testing.F) { fuzzLayout(f, layoutTenter, "tenter_20240105.csv") }
+func FuzzOvrwrk(f *testing.F) { fuzzLayout(f, layoutOvrwrk, "ovrwrk_20240105.txt") }
+
+type counter struct{ punches, rejects int }
+
+func (c *counter) Punch(attendance.Punch) error   { c.punches++; return nil }
+func (c *counter) Reject(attendance.Reject) error { c.rejects++; return nil }
+
+func bench(b *testing.B, name string, data []byte) {
+	l := layout(b, name)
+	opt := parsekit.Options{Site: "hq", File: "bench", CardKey: []byte("k")}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		text, _, err := parsekit.DecodeText(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var c counter
+		if err := l.Parse(text, opt, &c); err != nil || c.rejects > 0 {
+			b.Fatal(err, c.rejects)
+		}
+	}
+}
+
+func BenchmarkEventCP949(b *testing.B) {
+	var buf bytes.Buffer
+	for i := range 100000 {
+		s := fmt.Sprintf("%02d%02d%02d", 8+i%10, i%60, i%60)
+		fmt.Fprintf(&buf, "%s%04d김민수1010%09d0001202401050%s\r\n", s, i%9999, i, s[1:])
+	}
+	data, _ := korean.EUCKR.NewEncoder().Bytes(buf.Bytes())
+	bench(b, layoutEvent, data)
+}
+
+func BenchmarkTenter(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString("E_DATE,E_TIME,G_ID,E_ID,E_NAME,E_IDNO,E_CARD,E_GROUP,E_MODE,E_TYPE,E_RESULT\n")
+	for i := range 100000 {
+		fmt.Fprintf(&buf, "20240105,%d,4000,%d,김민수,%04d,010%010d,1,1,1,0\n", 80000+i%3000, i, i%9999, i)
+	}
+	bench(b, layoutTenter, buf.Bytes())
+}
+
+func BenchmarkOvrwrk(b *testing.B) {
+	var buf bytes.Buffer
+	for i := range 100000 {
+		fmt.Fprintf(&buf, "%d\t연구소\t선임\t1\t%04d\t김민수\t20240105\t평일\t085102\t183015\t\t\t0\t0\t0030\t0\t0930\t0900\n", i, i%9999)
+	}
+	data, _ := korean.EUCKR.NewEncoder().Bytes(buf.Bytes())
+	bench(b, layoutOvrwrk, data)
+}
