@@ -78,6 +78,46 @@ sources:
 		t.Fatal("the FTP password appears in the logs")
 	}
 
+	checkTopics(t, addr, tr)
+	bySite := map[string]int{}
+	for _, p := range tr.events {
+		bySite[p.Site]++
+	}
+	if bySite["factory"] == 0 || bySite["lab"] == 0 {
+		t.Fatalf("punches by site %v: every source must contribute", bySite)
+	}
+
+	// Ledger: every file done once, by the source that holds it.
+	led, err := ledger.Open(ctx, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	all, err := led.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != tr.files {
+		t.Fatalf("ledger has %d entries for %d files", len(all), tr.files)
+	}
+	bySource := map[string]int{}
+	for _, e := range all {
+		if e.State != attendance.FileDone || tr.sha[e.Path] != e.SHA256 {
+			t.Fatalf("ledger entry %+v: want done with the file's sha256", e)
+		}
+		bySource[e.Source]++
+	}
+	if bySource["lab-ftp"] == 0 || bySource["factory-drops"] == 0 {
+		t.Fatalf("ledger entries by source %v", bySource)
+	}
+}
+
+// checkTopics checks the punches and rejects topics against the files parsed
+// directly: exactly the expected ids, each once (a run without faults), keys
+// (site + employee number, card when none; site/file for rejects), values
+// valid against schemas/, and the source_file, sha256 and layout headers.
+func checkTopics(t *testing.T, addr string, tr *truth) {
+	t.Helper()
 	// Punches: every expected event id, keyed by site + employee (card when
 	// none), values matching the schema, headers naming file, sha and layout.
 	punchSchema := schema(t, "punch-event.v1.json")
@@ -121,13 +161,6 @@ sources:
 			t.Fatalf("event %s published %d times in a run without faults", id, n)
 		}
 	}
-	bySite := map[string]int{}
-	for _, p := range tr.events {
-		bySite[p.Site]++
-	}
-	if bySite["factory"] == 0 || bySite["lab"] == 0 {
-		t.Fatalf("punches by site %v: every source must contribute", bySite)
-	}
 
 	// Rejects: every expected reject id, keyed by site/file, schema, headers.
 	rejectSchema := schema(t, "reject.v1.json")
@@ -150,27 +183,4 @@ sources:
 		t.Fatalf("rejects topic: %s", d)
 	}
 
-	// Ledger: every file done once, by the source that holds it.
-	led, err := ledger.Open(ctx, state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer led.Close()
-	all, err := led.All(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != tr.files {
-		t.Fatalf("ledger has %d entries for %d files", len(all), tr.files)
-	}
-	bySource := map[string]int{}
-	for _, e := range all {
-		if e.State != attendance.FileDone || tr.sha[e.Path] != e.SHA256 {
-			t.Fatalf("ledger entry %+v: want done with the file's sha256", e)
-		}
-		bySource[e.Source]++
-	}
-	if bySource["lab-ftp"] == 0 || bySource["factory-drops"] == 0 {
-		t.Fatalf("ledger entries by source %v", bySource)
-	}
 }
