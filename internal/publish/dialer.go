@@ -22,3 +22,9 @@ func (c Config) Dialer() (*kafka.Dialer, error) {
 		TLS:           t.TLS,
 	}, nil
 }
+
+// Transport returns the kafka-go Transport (client id, SASL, TLS) the
+// Writer uses, for other writers and admin clients of the same brokers.
+func (c Config) Transport() (*kafka.Transport, error) {
+	return c.WithDefaults().transport()
+}
