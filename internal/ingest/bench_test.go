@@ -132,6 +132,7 @@ func reportRate(b *testing.B, rows int, size int64, took time.Duration) float64 
 func BenchmarkIngestKfake(b *testing.B) {
 	rows := benchRows()
 	drop, size := benchDrop(b, rows)
+	b.ResetTimer()
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		_, addr := kafkatest.Fake(b, 1, 6, allTopics)
