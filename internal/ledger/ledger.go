@@ -232,6 +232,16 @@ func (l *Ledger) Decide(ctx context.Context, f FileID) (Decision, Entry, error) 
 	var out Entry
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		files, paths := tx.Bucket(bucketFiles), tx.Bucket(bucketPaths)
+		var prev PathEntry
+		hadPrev, err := getJSON(paths, pathKey(f.Source, f.Path), &prev)
+		if err != nil {
+			return err
+		}
+		if hadPrev && prev.SHA256 != f.SHA256 {
+			if err := supersede(files, prev.SHA256, f, now); err != nil {
+				return err
+			}
+		}
 		if err := putJSON(paths, pathKey(f.Source, f.Path), PathEntry{Size: f.Size, ModTime: f.ModTime, SHA256: f.SHA256, Seen: now}); err != nil {
 			return err
 		}
@@ -265,6 +275,22 @@ func (l *Ledger) Decide(ctx context.Context, f FileID) (Decision, Entry, error) 
 		return 0, Entry{}, fmt.Errorf("ledger: decide %s:%s: %w", f.Source, f.Path, err)
 	}
 	return d, out, nil
+}
+
+// supersede settles the entry of content that was replaced at f's path
+// before it was done: a pending one (its attempt was cut by a crash) would
+// otherwise stay pending for ever, since that content is gone from the path.
+// It becomes failed with the reason; done and quarantined entries stay.
+func supersede(files *bolt.Bucket, oldSHA string, f FileID, now time.Time) error {
+	var e Entry
+	found, err := getJSON(files, []byte(oldSHA), &e)
+	if err != nil || !found || e.State != attendance.FilePending || e.Source != f.Source || e.Path != f.Path {
+		return err
+	}
+	e.State = attendance.FileFailed
+	e.Reason = fmt.Sprintf("replaced at %s by content %s before it was done", f.Path, f.SHA256)
+	e.Finished = now
+	return putJSON(files, []byte(oldSHA), e)
 }
 
 // Complete moves a content's entry to its final state (done, failed or quarantined).

@@ -175,3 +175,52 @@ func TestKnownSkipsWithoutHashing(t *testing.T) {
 		}
 	}
 }
+
+// Content replaced at its path while pending (a crash cut its attempt, then
+// the vendor re-sent a changed file) does not stay pending for ever: it
+// becomes failed with a reason; done content replaced at its path stays done.
+func TestReplacedPendingContentIsSettled(t *testing.T) {
+	ctx := context.Background()
+	l := open(t, t.TempDir())
+	defer l.Close()
+	if d, _, err := l.Decide(ctx, id("/d/a.csv", "old")); err != nil || d != Process {
+		t.Fatalf("decide old: %v %v", d, err)
+	}
+	// crash: "old" stays pending; the file is replaced before the restart
+	if d, _, err := l.Decide(ctx, id("/d/a.csv", "new")); err != nil || d != Process {
+		t.Fatalf("decide new: %v %v", d, err)
+	}
+	pend, err := l.Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pend) != 1 || pend[0].SHA256 != "new" {
+		t.Fatalf("pending %+v: want only the new content", pend)
+	}
+	old, ok, err := l.ByHash(ctx, "old")
+	if err != nil || !ok || old.State != attendance.FileFailed || old.Reason == "" {
+		t.Fatalf("replaced content %+v (%v %v): want failed with a reason", old, ok, err)
+	}
+	if _, err := l.Complete(ctx, "new", Outcome{State: attendance.FileDone}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Decide(ctx, id("/d/a.csv", "newer")); err != nil {
+		t.Fatal(err)
+	}
+	if e, _, _ := l.ByHash(ctx, "new"); e.State != attendance.FileDone {
+		t.Fatalf("done content replaced at its path became %q", e.State)
+	}
+	// The same content pending under another path is not touched.
+	if _, _, err := l.Decide(ctx, id("/d/b.csv", "shared")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Decide(ctx, id("/d/c.csv", "shared")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Decide(ctx, id("/d/b.csv", "other")); err != nil {
+		t.Fatal(err)
+	}
+	if e, _, _ := l.ByHash(ctx, "shared"); e.State != attendance.FilePending {
+		t.Fatalf("content pending at another path became %q", e.State)
+	}
+}
