@@ -1,0 +1,347 @@
+// Package chdb is a binding, without cgo, to libchdb.so: the ClickHouse engine
+// as a shared library (npm package @chdb/lib-linux-x64-gnu, fetched by
+// scripts/setup-chdb.sh).
+//
+// Guarantees:
+//   - At most one Session is open per process. The engine is a process-wide
+//     singleton (one connection per process is a constraint of libchdb); the
+//     package keeps that state in package-level variables and Open refuses a
+//     second session while one is open.
+//   - Queries on a Session are serialized by one mutex: libchdb runs one query
+//     at a time on a connection.
+//   - A query that fails comes back as *Error with the ClickHouse error code and
+//     message parsed from the engine's exception text.
+//   - The Go runtime keeps its signal handlers: libchdb's own crash handlers
+//     are switched off, and every handler the engine touches while starting or
+//     running a query is put back as it was.
+package chdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+// Version is the pinned version of @chdb/lib-linux-x64-gnu that
+// scripts/setup-chdb.sh installs; LibraryPath looks for it in the cache.
+const Version = "26.5.3"
+
+// EnvLib names the environment variable that, when set, gives the path of
+// libchdb.so and overrides the cache.
+const EnvLib = "ATTND_CHDB_LIB"
+
+// ErrNoLibrary is returned (wrapped) when libchdb.so cannot be found.
+var ErrNoLibrary = errors.New("libchdb.so not found: run scripts/setup-chdb.sh (or set " + EnvLib + ")")
+
+// ErrSessionOpen is returned by Open while another Session is open.
+var ErrSessionOpen = errors.New("chdb: a session is already open in this process (libchdb allows one)")
+
+// ErrClosed is returned by Query on a closed Session.
+var ErrClosed = errors.New("chdb: session closed")
+
+// LibraryPath finds libchdb.so: $ATTND_CHDB_LIB, else
+// $ATTND_CACHE/chdb/<Version>/libchdb.so, else .cache/chdb/<Version>/libchdb.so
+// in the nearest folder above the working directory that holds a go.mod.
+func LibraryPath() (string, error) {
+	if p := os.Getenv(EnvLib); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", EnvLib, p, errors.Join(ErrNoLibrary, err))
+		}
+		return p, nil
+	}
+	rel := filepath.Join("chdb", Version, "libchdb.so")
+	var tried []string
+	if c := os.Getenv("ATTND_CACHE"); c != "" {
+		p := filepath.Join(c, rel)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				p := filepath.Join(dir, ".cache", rel)
+				if _, err := os.Stat(p); err == nil {
+					return p, nil
+				}
+				tried = append(tried, p)
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", fmt.Errorf("looked in %s: %w", strings.Join(tried, ", "), ErrNoLibrary)
+}
+
+// Error is a ClickHouse error reported by the engine.
+type Error struct {
+	Code    int    // ClickHouse error code, e.g. 60 for UNKNOWN_TABLE; 0 if the text had none
+	Name    string // symbolic name when the text ends with one, e.g. "UNKNOWN_TABLE"
+	Message string // the exception text as the engine gave it
+}
+
+func (e *Error) Error() string {
+	if e.Code == 0 {
+		return "chdb: " + e.Message
+	}
+	return fmt.Sprintf("chdb: code %d: %s", e.Code, e.Message)
+}
+
+// Exception renders the error the way ClickHouse's HTTP interface does:
+// "Code: N. DB::Exception: ...".
+func (e *Error) Exception() string {
+	if strings.HasPrefix(e.Message, "Code: ") {
+		return e.Message
+	}
+	return fmt.Sprintf("Code: %d. DB::Exception: %s", e.Code, e.Message)
+}
+
+var (
+	codeRe = regexp.MustCompile(`Code: (\d+)\.`)
+	nameRe = regexp.MustCompile(`\(([A-Z][A-Z0-9_]+)\)\s*(?:\(version [^)]*\))?\s*$`)
+)
+
+// ParseError turns the engine's exception text into an *Error.
+func ParseError(text string) *Error {
+	text = strings.TrimSpace(text)
+	e := &Error{Message: text}
+	if m := codeRe.FindStringSubmatch(text); m != nil {
+		e.Code, _ = strconv.Atoi(m[1])
+		if i := strings.Index(text, m[0]); i > 0 {
+			// Drop any prefix before "Code: " (e.g. "Received exception: ").
+			e.Message = strings.TrimSpace(text[i:])
+		}
+	}
+	if m := nameRe.FindStringSubmatch(text); m != nil {
+		e.Name = m[1]
+	}
+	return e
+}
+
+// Result is the output of one query.
+type Result struct {
+	Data         []byte // the output in the requested format; copied into Go memory
+	RowsRead     uint64
+	BytesRead    uint64
+	RowsWritten  uint64
+	BytesWritten uint64
+	Elapsed      time.Duration
+}
+
+// lib holds the functions of the loaded library. The library is loaded once
+// per process and never unloaded.
+type lib struct {
+	connect        func(argc int32, argv []*byte) unsafe.Pointer
+	closeConn      func(conn unsafe.Pointer)
+	queryN         func(conn unsafe.Pointer, q []byte, qlen uintptr, f []byte, flen uintptr) unsafe.Pointer
+	destroy        func(res unsafe.Pointer)
+	resultBuffer   func(res unsafe.Pointer) *byte
+	resultLength   func(res unsafe.Pointer) uintptr
+	resultError    func(res unsafe.Pointer) string
+	rowsRead       func(res unsafe.Pointer) uint64
+	bytesRead      func(res unsafe.Pointer) uint64
+	rowsWritten    func(res unsafe.Pointer) uint64
+	bytesWritten   func(res unsafe.Pointer) uint64
+	elapsed        func(res unsafe.Pointer) float64
+	signalsEnabled func(enabled int32)
+}
+
+// Process-wide state forced by libchdb: the library handle and whether a
+// session is open.
+var (
+	loadOnce sync.Once
+	loaded   *lib
+	loadErr  error
+
+	openMu sync.Mutex
+	isOpen bool
+)
+
+func load(path string) (*lib, error) {
+	loadOnce.Do(func() {
+		h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		if err != nil {
+			loadErr = fmt.Errorf("chdb: load %s: %w", path, err)
+			return
+		}
+		l := &lib{}
+		for name, fn := range map[string]any{
+			"chdb_connect":                     &l.connect,
+			"chdb_close_conn":                  &l.closeConn,
+			"chdb_query_n":                     &l.queryN,
+			"chdb_destroy_query_result":        &l.destroy,
+			"chdb_result_buffer":               &l.resultBuffer,
+			"chdb_result_length":               &l.resultLength,
+			"chdb_result_error":                &l.resultError,
+			"chdb_result_rows_read":            &l.rowsRead,
+			"chdb_result_bytes_read":           &l.bytesRead,
+			"chdb_result_rows_written":         &l.rowsWritten,
+			"chdb_result_bytes_written":        &l.bytesWritten,
+			"chdb_result_elapsed":              &l.elapsed,
+			"chdb_set_signal_handlers_enabled": &l.signalsEnabled,
+		} {
+			sym, err := purego.Dlsym(h, name)
+			if err != nil {
+				loadErr = fmt.Errorf("chdb: %s: symbol %s: %w", path, name, err)
+				return
+			}
+			purego.RegisterFunc(fn, sym)
+		}
+		loaded = l
+	})
+	return loaded, loadErr
+}
+
+// Session is an open connection to the engine with its data under a folder.
+type Session struct {
+	mu   sync.Mutex // serializes queries; guards conn
+	lib  *lib
+	conn unsafe.Pointer // chdb_connection* from chdb_connect
+	path string
+	log  *slog.Logger
+}
+
+// Open starts the engine with its data under dataPath (created if missing)
+// and returns the process's one Session. The context bounds nothing inside
+// the engine's start; it is checked before starting.
+func Open(ctx context.Context, dataPath string, log *slog.Logger) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	libPath, err := LibraryPath()
+	if err != nil {
+		return nil, fmt.Errorf("chdb: %w", err)
+	}
+	l, err := load(libPath)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dataPath)
+	if err != nil {
+		return nil, fmt.Errorf("chdb: data path: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("chdb: data path: %w", err)
+	}
+
+	openMu.Lock()
+	defer openMu.Unlock()
+	if isOpen {
+		return nil, ErrSessionOpen
+	}
+	start := time.Now()
+	var conn unsafe.Pointer
+	withGoSignals(func() {
+		l.signalsEnabled(0)
+		args := []string{"chdb", "--path=" + abs}
+		argv := make([]*byte, len(args)+1)
+		keep := make([][]byte, len(args))
+		for i, a := range args {
+			keep[i] = append([]byte(a), 0)
+			argv[i] = &keep[i][0]
+		}
+		conn = l.connect(int32(len(args)), argv)
+	})
+	if conn == nil {
+		return nil, fmt.Errorf("chdb: connect with --path=%s failed", abs)
+	}
+	isOpen = true
+	s := &Session{lib: l, conn: conn, path: abs, log: log}
+	log.Info("chdb: engine started", "path", abs, "lib", libPath, "took", time.Since(start).Round(time.Millisecond))
+	return s, nil
+}
+
+// Path is the session's data folder.
+func (s *Session) Path() string { return s.path }
+
+// Query runs one statement and returns its output in format (e.g. "Native",
+// "TabSeparated", "JSONEachRow"; "" means TabSeparated). An INSERT may carry
+// its data inline after "FORMAT X " in the query. The context is checked
+// before the query starts and while it waits for the session: a running
+// query is not interrupted.
+func (s *Session) Query(ctx context.Context, query []byte, format string) (*Result, error) {
+	if format == "" {
+		format = "TabSeparated"
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.conn == nil {
+		return nil, ErrClosed
+	}
+	conn := *(*unsafe.Pointer)(s.conn) // chdb_connection from chdb_connection*
+	q := make([]byte, len(query)+1)    // NUL-terminated copy: the engine may read past len
+	copy(q, query)
+	f := append([]byte(format), 0)
+	var res unsafe.Pointer
+	withGoSignals(func() {
+		res = s.lib.queryN(conn, q, uintptr(len(query)), f, uintptr(len(format)))
+	})
+	if res == nil {
+		return nil, &Error{Message: "chdb: query returned no result"}
+	}
+	defer s.lib.destroy(res)
+	if msg := s.lib.resultError(res); msg != "" {
+		return nil, ParseError(msg)
+	}
+	r := &Result{
+		RowsRead:     s.lib.rowsRead(res),
+		BytesRead:    s.lib.bytesRead(res),
+		RowsWritten:  s.lib.rowsWritten(res),
+		BytesWritten: s.lib.bytesWritten(res),
+		Elapsed:      time.Duration(s.lib.elapsed(res) * float64(time.Second)),
+	}
+	if n := s.lib.resultLength(res); n > 0 {
+		if buf := s.lib.resultBuffer(res); buf != nil {
+			r.Data = make([]byte, n)
+			copy(r.Data, unsafe.Slice(buf, n))
+		}
+	}
+	return r, nil
+}
+
+// Exec runs a statement whose output is not needed.
+func (s *Session) Exec(ctx context.Context, query string) error {
+	_, err := s.Query(ctx, []byte(query), "TabSeparated")
+	return err
+}
+
+// Close shuts the engine down. After Close, Open may start it again.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	withGoSignals(func() { s.lib.closeConn(s.conn) })
+	s.conn = nil
+	openMu.Lock()
+	isOpen = false
+	openMu.Unlock()
+	s.log.Info("chdb: engine closed", "path", s.path)
+	return nil
+}

@@ -1,0 +1,102 @@
+package chdb
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestParseError(t *testing.T) {
+	e := ParseError("Code: 60. DB::Exception: Unknown table expression identifier 'nope' in scope SELECT * FROM nope. (UNKNOWN_TABLE)\n")
+	if e.Code != 60 || e.Name != "UNKNOWN_TABLE" || !strings.HasPrefix(e.Message, "Code: 60. DB::Exception: Unknown table") {
+		t.Fatalf("parsed %+v", e)
+	}
+	if got := e.Exception(); !strings.HasPrefix(got, "Code: 60. DB::Exception:") {
+		t.Fatalf("Exception() = %q", got)
+	}
+	e = ParseError("something odd")
+	if e.Code != 0 || e.Name != "" || e.Exception() != "Code: 0. DB::Exception: something odd" {
+		t.Fatalf("parsed %+v", e)
+	}
+}
+
+// TestSession runs the real engine: one session per process, so every engine
+// check lives in this one test.
+func TestSession(t *testing.T) {
+	ctx := context.Background()
+	var before kernelSigaction
+	sigaction(int(syscall.SIGSEGV), nil, &before)
+
+	s, err := Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatalf("%v (run scripts/setup-chdb.sh)", err)
+	}
+	defer s.Close()
+
+	var after kernelSigaction
+	sigaction(int(syscall.SIGSEGV), nil, &after)
+	if before != after {
+		t.Fatalf("SIGSEGV handler changed by the engine: %+v -> %+v", before, after)
+	}
+
+	if _, err := Open(ctx, t.TempDir(), nil); !errors.Is(err, ErrSessionOpen) {
+		t.Fatalf("second Open: %v, want ErrSessionOpen", err)
+	}
+
+	r, err := s.Query(ctx, []byte("SELECT 1 + 1"), "CSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Data) != "2\n" {
+		t.Fatalf("SELECT 1+1 = %q", r.Data)
+	}
+
+	_, err = s.Query(ctx, []byte("SELECT * FROM nope_db.nope"), "CSV")
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Code != 81 && ce.Code != 60 {
+		t.Fatalf("unknown table: %v", err)
+	}
+
+	for _, q := range []string{
+		"CREATE DATABASE IF NOT EXISTS t",
+		"CREATE TABLE t.x (a UInt32, b String) ENGINE = MergeTree ORDER BY a",
+		"INSERT INTO t.x FORMAT TabSeparated 1\tone\n2\ttwo\n",
+	} {
+		if err := s.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	r, err = s.Query(ctx, []byte("SELECT a, b FROM t.x ORDER BY a"), "TabSeparated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Data) != "1\tone\n2\ttwo\n" {
+		t.Fatalf("select = %q", r.Data)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Query(cctx, []byte("SELECT 1"), "CSV"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled ctx: %v", err)
+	}
+
+	// A Go nil dereference must still be a recoverable panic.
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("no panic on nil dereference")
+			}
+		}()
+		var p *int
+		_ = *p
+	}()
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Query(ctx, []byte("SELECT 1"), "CSV"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("query after close: %v", err)
+	}
+}
