@@ -96,9 +96,9 @@ func (s *Store) InsertPunches(ctx context.Context, token string, ps []attendance
 	n := len(ps)
 	var (
 		id, vendor, layout, site, emp, name, cm, ch, mode, rawMode, dev, file = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		at   = make([]time.Time, n)
-		ok   = make([]bool, n)
-		line = make([]uint32, n)
+		at                                                                    = make([]time.Time, n)
+		ok                                                                    = make([]bool, n)
+		line                                                                  = make([]uint32, n)
 	)
 	for i := range ps {
 		p := &ps[i]

@@ -35,6 +35,8 @@ type WriterConfig struct {
 	// or its first message is BatchInterval old (defaults 10,000 and 1 s).
 	BatchRows     int           `yaml:"batch_rows"`
 	BatchInterval time.Duration `yaml:"batch_interval"`
+	// Dialer carries SASL and TLS for production brokers (publish.Config.Dialer); nil dials plain TCP.
+	Dialer *kafka.Dialer `yaml:"-"`
 }
 
 // Topics names the four topics the writer consumes; empty means the default.
@@ -134,14 +136,16 @@ func (b *batch) token() string {
 // holds, returns nil) or a Kafka or ClickHouse error stops it.
 func (w *Writer) Run(ctx context.Context) error {
 	c := w.cfg
+	maxWait := min(max(c.BatchInterval/2, 10*time.Millisecond), 500*time.Millisecond)
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        c.Brokers,
 		GroupID:        c.GroupID,
+		Dialer:         c.Dialer,
 		GroupTopics:    []string{c.Topics.Punches, c.Topics.Rejects, c.Topics.Unmatched, c.Topics.Files},
 		StartOffset:    kafka.FirstOffset,
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
-		MaxWait:        c.BatchInterval / 2,
+		MaxWait:        maxWait,
 		CommitInterval: 0, // synchronous commits, only after the insert
 	})
 	defer r.Close()
