@@ -104,26 +104,48 @@ const eventTail = 1 + 13 + 4 + 14
 // cutEvent splits a line: 6 characters from the front, 32 from the back, and
 // the middle into its leading digits (employee number) and the rest (name).
 // Characters, not bytes: the name is Korean and its byte width depends on the
-// encoding the file had.
+// encoding the file had. When the front and back are ASCII (every well-formed
+// line), byte offsets are character offsets and the cut allocates nothing.
 func cutEvent(line string) (eventFields, string) {
-	r := []rune(line)
-	if len(r) < 6+eventTail {
-		return eventFields{}, fmt.Sprintf("line has %d characters, want at least %d (HHMMSS + number + name + code + card(13) + terminal(4) + stamp(14))", len(r), 6+eventTail)
+	if len(line) < 6+eventTail || !ascii(line[:6]) || !ascii(line[len(line)-eventTail:]) {
+		return cutEventRunes(line)
 	}
-	tail := r[len(r)-eventTail:]
-	f := eventFields{
-		hms:   string(r[:6]),
-		code:  string(tail[0:1]),
-		card:  string(tail[1:14]),
-		term:  string(tail[14:18]),
-		stamp: string(tail[18:32]),
+	t := line[len(line)-eventTail:]
+	return splitEvent(line[:6], line[6:len(line)-eventTail], t[0:1], t[1:14], t[14:18], t[18:32])
+}
+
+// cutEventRunes is cutEvent for lines with non-ASCII text at either end
+// (misaligned or garbage lines): it counts characters.
+func cutEventRunes(line string) (eventFields, string) {
+	n := utf8.RuneCountInString(line)
+	if n < 6+eventTail {
+		return eventFields{}, fmt.Sprintf("line has %d characters, want at least %d (HHMMSS + number + name + code + card(13) + terminal(4) + stamp(14))", n, 6+eventTail)
 	}
-	mid := r[6 : len(r)-eventTail]
+	at := func(i int) int { return byteOffset(line, i) }
+	b := n - eventTail
+	return splitEvent(line[:at(6)], line[at(6):at(b)], line[at(b):at(b+1)], line[at(b+1):at(b+14)], line[at(b+14):at(b+18)], line[at(b+18):])
+}
+
+// byteOffset is the byte offset of the i-th character of s.
+func byteOffset(s string, i int) int {
+	for off := range s {
+		if i == 0 {
+			return off
+		}
+		i--
+	}
+	return len(s)
+}
+
+// splitEvent checks the parts of a line cut by characters and splits the
+// middle into the employee digits and the name.
+func splitEvent(hms, mid, code, card, term, stamp string) (eventFields, string) {
+	f := eventFields{hms: hms, code: code, card: card, term: term, stamp: stamp}
 	i := 0
 	for i < len(mid) && mid[i] >= '0' && mid[i] <= '9' {
 		i++
 	}
-	f.emp, f.name = string(mid[:i]), strings.TrimSpace(string(mid[i:]))
+	f.emp, f.name = mid[:i], strings.TrimSpace(mid[i:])
 	switch {
 	case !allDigits(f.hms):
 		return f, fmt.Sprintf("leading time %q is not HHMMSS", f.hms)
@@ -131,6 +153,10 @@ func cutEvent(line string) (eventFields, string) {
 		return f, "the last 14 characters are not a YYYYMMDDHHMMSS stamp" // not quoted: may hold card digits
 	case f.hms != f.stamp[8:]:
 		return f, fmt.Sprintf("leading time %s differs from the stamp's time %s (misaligned line)", f.hms, f.stamp[8:])
+	case !alnum(f.code):
+		// A name character in the code's place: the code is missing and
+		// the line is one character short.
+		return f, "attendance code is not a letter or digit (misaligned line)"
 	case strings.IndexFunc(f.name, unicode.IsDigit) >= 0:
 		return f, "the name holds digits (misaligned line)"
 	case !alnum(f.card):
@@ -141,6 +167,15 @@ func cutEvent(line string) (eventFields, string) {
 		return f, "neither an employee number nor a card"
 	}
 	return f, ""
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func parseEvent(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error {

@@ -221,7 +221,16 @@ func TestEventLine(t *testing.T) {
 	if p := one(15); p.Name != "신예린" {
 		t.Errorf("NUL bytes must be stripped from names: %q", p.Name)
 	}
-	for _, line := range []int{12, 13, 14, 17, 18} {
+	if p := one(20); p.Name != "JOHN SMITH" || p.EmployeeNo != "0049" || p.Mode != attendance.ModeIn {
+		t.Errorf("ASCII name with a space: %+v", p)
+	}
+	if p := one(21); p.Name != "최수아" || p.Mode != attendance.ModeOut || p.Device != "0001" {
+		t.Errorf("space-padded name and trailing blank: %+v", p)
+	}
+	if !strings.Contains(rejected[19], "attendance code") {
+		t.Errorf("a line without its code must be rejected, not read as code %q: %q", "현", rejected[19])
+	}
+	for _, line := range []int{12, 13, 14, 17, 18, 19} {
 		if rejected[line] == "" {
 			t.Errorf("line %d should be rejected", line)
 		}

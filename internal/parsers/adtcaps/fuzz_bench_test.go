@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
 	"github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
@@ -81,4 +82,29 @@ func BenchmarkOvrwrk(b *testing.B) {
 	}
 	data, _ := korean.EUCKR.NewEncoder().Bytes(buf.Bytes())
 	bench(b, layoutOvrwrk, data)
+}
+
+// FuzzCutEventFastPath: the byte-offset cut of ASCII-ended lines must give
+// exactly the character cut, on any line.
+func FuzzCutEventFastPath(f *testing.F) {
+	for _, name := range []string{"caps_events_20240105_0928.txt", "caps_events_20240106_0028_utf8.txt"} {
+		text, _, err := parsekit.DecodeText(bytes.NewReader(read(f, name)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		lr := parsekit.NewLineReader(text, 1<<16)
+		for lr.Next() {
+			f.Add(lr.Text())
+		}
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if !utf8.ValidString(line) {
+			return // parseEvent rejects invalid text before cutting
+		}
+		fast, fastProblem := cutEvent(line)
+		slow, slowProblem := cutEventRunes(line)
+		if fast != slow || fastProblem != slowProblem {
+			t.Fatalf("%q: fast %+v %q, by characters %+v %q", line, fast, fastProblem, slow, slowProblem)
+		}
+	})
 }
