@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
 	"github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
@@ -134,6 +135,7 @@ var fixtures = []struct{ file, layout string }{
 	{"caps_events_20240105_0928.txt", layoutEvent},
 	{"caps_events_20240106_0028_utf8.txt", layoutEvent},
 	{"tenter_20240105.csv", layoutTenter},
+	{"tenter_access_20240108.csv", layoutTenter},
 	{"ovrwrk_20240105.txt", layoutOvrwrk},
 }
 
@@ -268,6 +270,51 @@ func TestTenter(t *testing.T) {
 	}
 	if len(c.rejects) != 3 {
 		t.Errorf("rejects = %+v, want bad date, short row and no-person row", c.rejects)
+	}
+}
+
+// TestTenterAccess: a CP949/CRLF dump with a quoted lower-case header, an
+// extra column, 18-character hex cards and a company-code prefix.
+func TestTenterAccess(t *testing.T) {
+	c, err := run(t, layout(t, layoutTenter), "tenter_access_20240108.csv", read(t, "tenter_access_20240108.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byLine := map[int]attendance.Punch{}
+	for _, p := range c.punches {
+		byLine[p.SourceLine] = p
+	}
+	for _, tc := range []struct {
+		line            int
+		emp, name, card string
+		mode            attendance.Mode
+		at              string
+		auth            bool
+	}{
+		{2, "160000120001", "김민수", "*********4950", attendance.ModeIn, "2024-01-08T08:35:12+09:00", true},
+		{3, "160000120002", "이서연", "**************AF12", attendance.ModeIn, "2024-01-08T08:35:30+09:00", true},
+		{4, "160000120002", "이서연", "**************AF12", attendance.ModeIn, "2024-01-08T08:35:31+09:00", false},
+		{5, "", "", "************EF12", attendance.ModeIn, "2024-01-08T08:36:00+09:00", true},
+		{6, "160000120001", "김민수", "*********4950", attendance.ModeOuting, "2024-01-08T12:10:00+09:00", true},
+		{7, "160000120001", "김민수", "*********4950", attendance.ModeReturn, "2024-01-08T13:15:00+09:00", true},
+		{9, "KS2203002", "정하은", "", attendance.ModeOut, "2024-01-08T18:30:12+09:00", true},
+		{12, "160000120006", "최하은", "*********5566", attendance.ModeUnknown, "2024-01-09T00:30:10+09:00", true},
+	} {
+		p, ok := byLine[tc.line]
+		if !ok {
+			t.Errorf("line %d: no punch", tc.line)
+			continue
+		}
+		if p.EmployeeNo != tc.emp || p.Name != tc.name || p.CardMasked != tc.card || p.Mode != tc.mode ||
+			p.OccurredAt.Format(time.RFC3339) != tc.at || p.AuthOK != tc.auth || (tc.card != "") != (p.CardHash != "") {
+			t.Errorf("line %d = %+v, want %+v", tc.line, p, tc)
+		}
+	}
+	if len(c.rejects) != 1 || c.rejects[0].Line != 10 || !strings.Contains(c.rejects[0].Reason, "25:00:00") {
+		t.Errorf("rejects = %+v, want line 10 (hour 25)", c.rejects)
+	}
+	if len(c.punches) != 9 {
+		t.Errorf("%d punches, want 9", len(c.punches))
 	}
 }
 

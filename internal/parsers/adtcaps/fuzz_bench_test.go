@@ -30,7 +30,9 @@ func fuzzLayout(f *testing.F, name string, seeds ...string) {
 func FuzzEvent(f *testing.F) {
 	fuzzLayout(f, layoutEvent, "caps_events_20240105_0928.txt", "caps_events_20240106_0028_utf8.txt")
 }
-func FuzzTenter(f *testing.F) { fuzzLayout(f, layoutTenter, "tenter_20240105.csv") }
+func FuzzTenter(f *testing.F) {
+	fuzzLayout(f, layoutTenter, "tenter_20240105.csv", "tenter_access_20240108.csv")
+}
 func FuzzOvrwrk(f *testing.F) { fuzzLayout(f, layoutOvrwrk, "ovrwrk_20240105.txt") }
 
 type counter struct{ punches, rejects int }

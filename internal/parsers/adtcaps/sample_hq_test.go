@@ -155,6 +155,12 @@ func TestSampleHQAgainstTruth(t *testing.T) {
 	}
 }
 
+// discard drops everything.
+type discard struct{}
+
+func (discard) Punch(attendance.Punch) error   { return nil }
+func (discard) Reject(attendance.Reject) error { return nil }
+
 func countLines(raw []byte) int {
 	n := 0
 	for l := range bytes.SplitSeq(raw, []byte("\n")) {
