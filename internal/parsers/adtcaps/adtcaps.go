@@ -300,8 +300,35 @@ var ovrwrkColumns = [...]string{"fpid", "c_dept", "c_pos", "e_group", "e_idno", 
 	"in_time", "out_time", "leave", "return", "late", "early", "over", "night", "total", "allow"}
 
 func isOvrwrkLine(l string) bool {
-	f := strings.Split(l, "\t")
-	return len(f) == ovrCols && len(f[colDate]) == 8 && allDigits(f[colDate]) && (f[colIn] == "" || allDigits(f[colIn]))
+	var f ovrFields
+	n := splitTabs(strings.TrimRight(l, "\r"), &f)
+	return n == ovrCols && len(f[colDate]) == 8 && allDigits(f[colDate]) && (f[colIn] == "" || allDigits(f[colIn]))
+}
+
+// ovrFields holds the columns of one ovrwrk line plus room for one more.
+type ovrFields [ovrCols + 1]string
+
+// splitTabs splits line at tabs into f without allocating and returns the
+// number of fields (which may exceed len(f); the extra ones are dropped). An
+// empty field after the last column is a separator written after every
+// field, not a column, and is not counted.
+func splitTabs(line string, f *ovrFields) int {
+	n := 0
+	for {
+		field, rest, more := strings.Cut(line, "\t")
+		if n < len(f) {
+			f[n] = field
+		}
+		n++
+		if !more {
+			break
+		}
+		line = rest
+	}
+	if n == ovrCols+1 && strings.TrimSpace(f[ovrCols]) == "" {
+		n = ovrCols
+	}
+	return n
 }
 
 // parseOvrwrk emits in, out, outing and return punches from the daily result.
@@ -325,13 +352,13 @@ func parseOvrwrk(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		f := strings.Split(line, "\t")
-		var punches []punch
+		var f ovrFields
+		punches := make([]punch, 0, 4) // in, out, leave, return: stays on the stack
 		problem := ""
-		if len(f) != ovrCols {
-			problem = fmt.Sprintf("%d tab-separated fields, want %d", len(f), ovrCols)
+		if n := splitTabs(strings.TrimRight(line, "\r"), &f); n != ovrCols {
+			problem = fmt.Sprintf("%d tab-separated fields, want %d", n, ovrCols)
 		} else {
-			for i := range f {
+			for i := range ovrCols {
 				f[i] = strings.TrimSpace(f[i])
 				if len(f[i]) > opt.MaxFieldBytes {
 					problem = fmt.Sprintf("%s longer than %d bytes", ovrwrkColumns[i], opt.MaxFieldBytes)

@@ -333,6 +333,9 @@ func TestOvrwrk(t *testing.T) {
 		3: {"in@01-05T09:05", "outing@01-05T12:30", "return@01-05T13:30"},
 		4: {"out@01-05T18:00"},
 		5: {"in@01-05T09:30", "out@01-05T17:10"}, // 93000: lost leading zero
+		// night shift with an outing around midnight; trailing separator
+		10: {"in@01-05T22:00", "out@01-06T06:00", "outing@01-05T23:30", "return@01-06T00:30"},
+		11: {"in@01-05T08:30", "out@01-05T17:30"}, // empty last column
 	}
 	for line, w := range want {
 		if strings.Join(got[line], " ") != strings.Join(w, " ") {
