@@ -410,34 +410,42 @@ func parseOvrwrk(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error
 	return readErr(opt, lr.Err())
 }
 
-// reject emits a reject with the row's card and every other card-like run
+// reject emits a reject with every card-like run and the row's own card
 // masked out of the raw text and reason.
 func reject(opt parsekit.Options, emit parsekit.Emitter, layout string, line int, reason, raw string, cards ...string) error {
-	cards = cardRuns(raw, cards)
-	// Longest first: masking a short card inside a longer run first would
-	// leave the rest of that run unmasked.
-	slices.SortFunc(cards, func(a, b string) int { return len(b) - len(a) })
-	reason = parsekit.MaskCardsIn(reason, cards...)
-	return emit.Reject(opt.Reject(vendor, layout, line, reason, raw, cards...))
+	// Runs first, in place: masking a card found inside a longer run (or a
+	// misaligned "card" spanning a run's edge) first would cut that run into
+	// pieces that no longer look like a card and leave them readable.
+	raw, reason = maskRuns(raw), maskRuns(reason)
+	return emit.Reject(opt.Reject(vendor, layout, line, parsekit.MaskCardsIn(reason, cards...), raw, cards...))
 }
 
-// cardRuns appends every run of 8 or more ASCII letters and digits in s that
-// holds a digit, except the 14-digit stamp shapes a reason must be able to
-// quote. A Caps event line glues the card to its neighbours, so the run of a
-// whole line is masked then (only its last 4 characters stay), which is the
+// maskRuns masks every run of 8 or more ASCII letters and digits in s that
+// holds a digit (only its last 4 characters stay), except the 14-digit stamp
+// shapes a reason must be able to quote. A Caps event line glues the card to
+// its neighbours, so the run of a whole line is masked then, which is the
 // price of never leaking a card from a misaligned line.
-func cardRuns(s string, cards []string) []string {
+func maskRuns(s string) string {
+	var b []byte // allocated on the first run to mask
 	for i := 0; i < len(s); {
 		j, digit := i, false
 		for ; j < len(s) && isAlnum(s[j]); j++ {
 			digit = digit || (s[j] >= '0' && s[j] <= '9')
 		}
 		if run := s[i:j]; digit && len(run) >= 8 && !isStamp(run) {
-			cards = append(cards, run)
+			if b == nil {
+				b = []byte(s)
+			}
+			for k := i; k < j-4; k++ {
+				b[k] = '*'
+			}
 		}
 		i = j + 1
 	}
-	return cards
+	if b == nil {
+		return s
+	}
+	return string(b)
 }
 
 func isAlnum(c byte) bool {
