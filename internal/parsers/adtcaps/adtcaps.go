@@ -452,11 +452,16 @@ func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
+// isStamp reports whether f is a plausible YYYYMMDD[HH[MM[SS]]] date or
+// stamp (19xx/20xx, month 01-12, day 01-31, hour 00-24, minute 00-59), which
+// a reason or raw text may show unmasked. "20109123456781" is no date: it is
+// a 2 glued to a card.
 func isStamp(f string) bool {
-	if len(f) > 14 || !(strings.HasPrefix(f, "19") || strings.HasPrefix(f, "20")) {
+	if len(f) < 8 || len(f) > 14 || len(f)%2 != 0 || !allDigits(f) || !(f[:2] == "19" || f[:2] == "20") {
 		return false
 	}
-	return allDigits(f)
+	in := func(i int, lo, hi string) bool { return i+2 > len(f) || (f[i:i+2] >= lo && f[i:i+2] <= hi) }
+	return in(4, "01", "12") && in(6, "01", "31") && in(8, "00", "24") && in(10, "00", "59") && in(12, "00", "59")
 }
 
 func allDigits(s string) bool {

@@ -71,14 +71,14 @@ var cardRE = regexp.MustCompile(`(010[0-9A-Fa-f]{10})`)
 func checkInvariants(t testing.TB, input []byte, c *collect) {
 	t.Helper()
 	var ob strings.Builder
+	enc := json.NewEncoder(&ob)
+	enc.SetEscapeHTML(false) // "&2010…" must not become the token "u00262010…"
 	for _, p := range c.punches {
 		p.EmployeeNo, p.Name, p.RawMode, p.Device = "", "", "", ""
-		b, _ := json.Marshal(p)
-		ob.Write(b)
+		_ = enc.Encode(p)
 	}
 	for _, r := range c.rejects {
-		b, _ := json.Marshal(r)
-		ob.Write(b)
+		_ = enc.Encode(r)
 	}
 	// Stamp-shaped tokens in the output are dates a reason may quote.
 	out := regexp.MustCompile(`[0-9A-Za-z]+`).ReplaceAllStringFunc(strings.ToUpper(ob.String()), func(tok string) string {
