@@ -1,0 +1,139 @@
+// Package devstack starts the embedded engines on loopback: franz-go's kfake
+// Kafka broker with the pipeline's topics, the ClickHouse engine (libchdb.so)
+// behind ClickHouse's HTTP interface, and optionally the Daou simulator, and
+// writes their addresses to DIR/stack.json. The ingest and the pusher talk to
+// it exactly as to production servers; only addresses differ.
+//
+// Durability: ClickHouse data lives under DIR/clickhouse and survives a
+// restart; kfake keeps topics in memory only (it has no persistence), so
+// Kafka starts empty each time.
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/attendance-pipeline/attnd/internal/chdb"
+	"github.com/attendance-pipeline/attnd/internal/chserver"
+)
+
+// Topics seeded in the broker.
+var Topics = []string{"attendance.punches.v1", "attendance.rejects.v1", "attendance.unmatched.v1", "attendance.files.v1"}
+
+// Config places the stack.
+type Config struct {
+	Dir            string       // stack.json and ClickHouse data go here
+	KafkaPort      int          // 0 = a free port
+	ClickHousePort int          // 0 = a free port
+	DaouPort       int          // 0 = a free port
+	Partitions     int32        // per topic; default 6
+	Daou           http.Handler // the Daou simulator; nil = none
+	Log            *slog.Logger
+}
+
+// Stack is a running devstack; the fields are what stack.json holds.
+type Stack struct {
+	Kafka          string `json:"kafka"`
+	ClickHouseHTTP string `json:"clickhouse_http"`
+	Daou           string `json:"daou,omitempty"`
+
+	kafka  *kfake.Cluster
+	sess   *chdb.Session
+	ch     *chserver.Server
+	daou   *http.Server
+	dir    string
+	closed bool
+}
+
+// Start starts the engines and writes DIR/stack.json.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = 6
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, "clickhouse"), 0o755); err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s := &Stack{dir: cfg.Dir}
+	fail := func(err error) (*Stack, error) {
+		s.Close()
+		return nil, err
+	}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(cfg.Partitions, Topics...), kfake.AllowAutoTopicCreation()}
+	if cfg.KafkaPort != 0 {
+		opts = append(opts, kfake.Ports(cfg.KafkaPort))
+	}
+	var err error
+	if s.kafka, err = kfake.NewCluster(opts...); err != nil {
+		return fail(fmt.Errorf("devstack: kafka: %w", err))
+	}
+	s.Kafka = s.kafka.ListenAddrs()[0]
+
+	if s.sess, err = chdb.Open(ctx, filepath.Join(cfg.Dir, "clickhouse"), cfg.Log); err != nil {
+		return fail(fmt.Errorf("devstack: clickhouse engine: %w", err))
+	}
+	h, err := chserver.NewHandler(ctx, s.sess, cfg.Log)
+	if err != nil {
+		return fail(fmt.Errorf("devstack: clickhouse http: %w", err))
+	}
+	if s.ch, err = chserver.Listen(ctx, fmt.Sprintf("127.0.0.1:%d", cfg.ClickHousePort), h, cfg.Log); err != nil {
+		return fail(err)
+	}
+	s.ClickHouseHTTP = s.ch.URL
+
+	if cfg.Daou != nil {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.DaouPort))
+		if err != nil {
+			return fail(fmt.Errorf("devstack: daou: %w", err))
+		}
+		s.daou = &http.Server{Handler: cfg.Daou, ReadHeaderTimeout: 10 * time.Second}
+		go s.daou.Serve(ln)
+		s.Daou = "http://" + ln.Addr().String()
+	}
+	b, _ := json.MarshalIndent(s, "", "  ")
+	if err := os.WriteFile(filepath.Join(cfg.Dir, "stack.json"), append(b, '\n'), 0o644); err != nil {
+		return fail(fmt.Errorf("devstack: %w", err))
+	}
+	return s, nil
+}
+
+// Close stops everything and removes stack.json. The ClickHouse data stays.
+func (s *Stack) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if s.daou != nil {
+		errs = append(errs, s.daou.Shutdown(ctx))
+	}
+	if s.ch != nil {
+		errs = append(errs, s.ch.Close(ctx))
+	}
+	if s.sess != nil {
+		errs = append(errs, s.sess.Close())
+	}
+	if s.kafka != nil {
+		s.kafka.Close()
+	}
+	if s.dir != "" {
+		if err := os.Remove(filepath.Join(s.dir, "stack.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,86 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// The stack answers as the real servers do: ClickHouse's HTTP interface to a
+// plain GET, Kafka's metadata to kafka-go and to kcat (Debian's), and
+// stack.json names both.
+func TestStack(t *testing.T) {
+	dir := t.TempDir()
+	daou := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "daou") })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Config{Dir: dir, Daou: daou})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	var onDisk Stack
+	b, err := os.ReadFile(filepath.Join(dir, "stack.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &onDisk); err != nil || onDisk.Kafka != s.Kafka || onDisk.ClickHouseHTTP != s.ClickHouseHTTP || onDisk.Daou != s.Daou {
+		t.Fatalf("stack.json = %s (%v)", b, err)
+	}
+
+	resp, err := http.Get(s.ClickHouseHTTP + "/?query=" + url.QueryEscape("SELECT 1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "1" {
+		t.Fatalf("SELECT 1 = %d %q", resp.StatusCode, body)
+	}
+
+	conn, err := kafka.DialContext(ctx, "tcp", s.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions()
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, p := range parts {
+		seen[p.Topic]++
+	}
+	for _, topic := range Topics {
+		if seen[topic] != 6 {
+			t.Errorf("topic %s has %d partitions, want 6", topic, seen[topic])
+		}
+	}
+
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatal("kcat is not installed: run make setup")
+	}
+	out, err := exec.CommandContext(ctx, kcat, "-L", "-b", s.Kafka).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "attendance.punches.v1") {
+		t.Fatalf("kcat -L: %v\n%s", err, out)
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stack.json")); !os.IsNotExist(err) {
+		t.Error("stack.json must be removed on close")
+	}
+}
