@@ -142,12 +142,12 @@ type FaultKind int
 
 // Fault kinds.
 const (
-	FaultNone     FaultKind = iota
-	Fault5xx                // answer Status (default 503) without processing
-	FaultHang               // hold the request until the client gives up (or Close)
-	FaultDrop               // close the connection without processing
-	FaultDropAfter          // process the request, then close the connection without an answer
-	FaultCode               // answer Code (with its usual HTTP status) without processing
+	FaultNone      FaultKind = iota
+	Fault5xx                 // answer Status (default 503) without processing
+	FaultHang                // hold the request until the client gives up (or Close)
+	FaultDrop                // close the connection without processing
+	FaultDropAfter           // process the request, then close the connection without an answer
+	FaultCode                // answer Code (with its usual HTTP status) without processing
 )
 
 // Fault is a switch applied to requests on Path (default PathRecord).
