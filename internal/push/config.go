@@ -13,9 +13,12 @@ const DefaultBaseURL = "https://api.daouoffice.com"
 
 // Config is the `daou:` section of the pusher configuration.
 type Config struct {
-	BaseURL      string `yaml:"base_url" json:"base_url"`   // default https://api.daouoffice.com; env DAOU_BASE_URL
-	ClientID     string `yaml:"client_id" json:"client_id"` // env DAOU_CLIENT_ID
-	ClientSecret string `yaml:"client_secret" json:"-"`     // env DAOU_CLIENT_SECRET; prefer client_secret_env
+	BaseURL  string `yaml:"base_url" json:"base_url"`   // default https://api.daouoffice.com; env DAOU_BASE_URL
+	ClientID string `yaml:"client_id" json:"client_id"` // env DAOU_CLIENT_ID
+	// ClientIDEnv names an environment variable holding the client id, read
+	// by WithEnv when client_id is empty.
+	ClientIDEnv  string `yaml:"client_id_env" json:"client_id_env"`
+	ClientSecret string `yaml:"client_secret" json:"-"` // env DAOU_CLIENT_SECRET; prefer client_secret_env
 	// ClientSecretEnv names an environment variable holding the secret; it
 	// is read by WithEnv when client_secret is empty.
 	ClientSecretEnv string `yaml:"client_secret_env" json:"client_secret_env"`
@@ -132,6 +135,11 @@ func (c Config) WithEnv(lookup func(string) (string, bool)) Config {
 	}
 	if v, ok := lookup("DAOU_CLIENT_SECRET"); ok && v != "" {
 		c.ClientSecret = v
+	}
+	if c.ClientID == "" && c.ClientIDEnv != "" {
+		if v, ok := lookup(c.ClientIDEnv); ok {
+			c.ClientID = v
+		}
 	}
 	if c.ClientSecret == "" && c.ClientSecretEnv != "" {
 		if v, ok := lookup(c.ClientSecretEnv); ok {

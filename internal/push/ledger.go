@@ -64,45 +64,78 @@ func OpenLedger(path string) (*Ledger, error) {
 	return &Ledger{db: db}, nil
 }
 
+// OpenLedgerReadOnly opens an existing ledger for reading only (dry runs); a
+// missing file is an empty ledger.
+func OpenLedgerReadOnly(path string) (*Ledger, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return &Ledger{}, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 10 * time.Second, ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("push: open ledger %s: %w", path, err)
+	}
+	return &Ledger{db: db}, nil
+}
+
 // Close closes the ledger.
-func (l *Ledger) Close() error { return l.db.Close() }
+func (l *Ledger) Close() error {
+	if l.db == nil {
+		return nil
+	}
+	return l.db.Close()
+}
+
+// get reads one value; a missing ledger or bucket reads as nil.
+func (l *Ledger) get(bucket, k []byte) ([]byte, error) {
+	if l.db == nil {
+		return nil, nil
+	}
+	var out []byte
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		if v := b.Get(k); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
 
 func key(emp, day string) []byte { return []byte(emp + "\x00" + day) }
 
 // Accepted returns the last accepted content hash of a key.
 func (l *Ledger) Accepted(emp, day string) (string, bool, error) {
-	var e acceptedEntry
-	found := false
-	err := l.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketAccepted).Get(key(emp, day))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &e)
-	})
+	v, err := l.get(bucketAccepted, key(emp, day))
 	if err != nil {
 		return "", false, fmt.Errorf("push: ledger read: %w", err)
 	}
-	return e.Hash, found, nil
+	if v == nil {
+		return "", false, nil
+	}
+	var e acceptedEntry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return "", false, fmt.Errorf("push: ledger read: %w", err)
+	}
+	return e.Hash, true, nil
 }
 
 // InflightFor returns the in-flight marker of a key.
 func (l *Ledger) InflightFor(emp, day string) (Inflight, bool, error) {
-	var in Inflight
-	found := false
-	err := l.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketInflight).Get(key(emp, day))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &in)
-	})
+	v, err := l.get(bucketInflight, key(emp, day))
 	if err != nil {
 		return Inflight{}, false, fmt.Errorf("push: ledger read: %w", err)
 	}
-	return in, found, nil
+	if v == nil {
+		return Inflight{}, false, nil
+	}
+	var in Inflight
+	if err := json.Unmarshal(v, &in); err != nil {
+		return Inflight{}, false, fmt.Errorf("push: ledger read: %w", err)
+	}
+	return in, true, nil
 }
 
 // MarkInflight durably records that hash is about to be sent for rec's key.
@@ -160,8 +193,15 @@ func (l *Ledger) ClearInflight(emp, day string) error {
 // Pending lists every in-flight marker.
 func (l *Ledger) Pending() ([]Inflight, error) {
 	var out []Inflight
+	if l.db == nil {
+		return nil, nil
+	}
 	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketInflight).ForEach(func(_, v []byte) error {
+		b := tx.Bucket(bucketInflight)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
 			var in Inflight
 			if err := json.Unmarshal(v, &in); err != nil {
 				return errors.New("corrupt in-flight entry")

@@ -27,6 +27,7 @@ package push
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -341,4 +342,46 @@ func (p *Pusher) setRate(r float64) {
 func (p *Pusher) failed(base attendance.PushResult, attempts int, msg string) attendance.PushResult {
 	base.Outcome, base.Message, base.Attempts, base.At = attendance.PushFailed, msg, attempts, p.c.now().UTC()
 	return base
+}
+
+// Dry-run outcomes (Plan).
+const (
+	PlanSend   = "would_send"   // changed since the last accepted push
+	PlanVerify = "would_verify" // an earlier send's outcome is unknown; read back first
+)
+
+// Plan is Push without any network call or ledger write: per record, the
+// outcome a push would start with (skipped, would_send, would_verify, or
+// rejected for a record that cannot be serialised), with hash and payload.
+func (p *Pusher) Plan(recs []attendance.DailyRecord) ([]attendance.PushResult, error) {
+	out := make([]attendance.PushResult, 0, len(recs))
+	for _, rec := range recs {
+		r := attendance.PushResult{Site: rec.Site, EmployeeNo: rec.EmployeeNo, WorkingDay: rec.WorkingDay, At: p.c.now().UTC()}
+		pl, hash, err := p.c.Payload(rec)
+		if err != nil {
+			r.Outcome, r.Code, r.Message = attendance.PushRejected, "local", err.Error()
+			out = append(out, r)
+			continue
+		}
+		b, _ := json.Marshal(pl)
+		r.ContentHash, r.Payload = hash, string(b)
+		in, has, err := p.l.InflightFor(rec.EmployeeNo, rec.WorkingDay)
+		if err != nil {
+			return out, err
+		}
+		acc, ok, err := p.l.Accepted(rec.EmployeeNo, rec.WorkingDay)
+		if err != nil {
+			return out, err
+		}
+		switch {
+		case has:
+			r.Outcome, r.Message = PlanVerify, "in flight since "+in.Since.Format(time.RFC3339)
+		case ok && acc == hash:
+			r.Outcome = attendance.PushSkipped
+		default:
+			r.Outcome = PlanSend
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
