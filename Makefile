@@ -22,8 +22,8 @@ test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m ./...
 
-demo: setup build
-	bash scripts/demo.sh
+demo: setup
+	$(GO) run ./cmd/demo --dir var/demo
 
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchmem ./...

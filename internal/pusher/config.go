@@ -93,7 +93,7 @@ type RuleConfig struct {
 	MaxShift      time.Duration `yaml:"max_shift"`
 	DedupWindow   time.Duration `yaml:"dedup_window"`
 	PassAsArrival *bool         `yaml:"pass_as_arrival"`
-	TZ            string        `yaml:"tz"`
+	TZ            string        `yaml:"tz"` // the site's zone for calendar days; default Asia/Seoul
 }
 
 // apply returns base with the set fields of rc.
@@ -124,6 +124,13 @@ func (rc RuleConfig) apply(base derive.Rules) (derive.Rules, error) {
 	return base, base.Validate()
 }
 
+func seoul() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Seoul"); err == nil {
+		return loc
+	}
+	return time.FixedZone("KST", 9*3600) // no DST in Korea since 1988
+}
+
 // ParseClock reads "04:00" or a Go duration ("4h").
 func ParseClock(s string) (time.Duration, error) {
 	if t, err := time.Parse("15:04", s); err == nil {
@@ -139,7 +146,11 @@ func ParseClock(s string) (time.Duration, error) {
 // Rules returns the derivation rules of every configured site plus the
 // default ("" key).
 func (c Config) Rules() (map[string]derive.Rules, error) {
-	def, err := c.Derive.RuleConfig.apply(derive.DefaultRules())
+	base := derive.DefaultRules()
+	// Punches read back from the history carry the instant, not the site's
+	// offset, so the calendar needs a zone: the sites' default, Asia/Seoul.
+	base.Location = seoul()
+	def, err := c.Derive.RuleConfig.apply(base)
 	if err != nil {
 		return nil, fmt.Errorf("derive.%w", err)
 	}
