@@ -19,6 +19,8 @@ import (
 
 	"github.com/attendance-pipeline/attnd/internal/ingest"
 	"github.com/attendance-pipeline/attnd/internal/obs"
+	"github.com/attendance-pipeline/attnd/internal/push"
+	"github.com/attendance-pipeline/attnd/internal/pusher"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -402,8 +404,8 @@ func TestAlerts(t *testing.T) {
 		"no file for N hours per source": "sum by (source) (increase(attnd_ingest_files_total",
 		"rejects rate":                   "attnd_ingest_rejects_total",
 		"unmatched people":               "attnd_unmatched_people",
-		"Daou 903 blocked":               `code="903"`,
-		"Daou 905 rate":                  `code="905"`,
+		"Daou 903 blocked":               `result="blocked"`,
+		"Daou 905 rate":                  `result="rate_limited"`,
 		"consumer lag":                   "deriv(sum by (group, topic) (attnd_consumer_lag)",
 		"ingest down":                    `up{job="attnd-ingest"}`,
 		"pusher down":                    `up{job="attnd-pusher"}`,
@@ -461,9 +463,9 @@ func TestDashboard(t *testing.T) {
 		"events rate":         "rate(attnd_ingest_events_total",
 		"rejects rate":        "rate(attnd_ingest_rejects_total",
 		"unmatched people":    "attnd_unmatched_people",
-		"push outcomes":       "sum by (outcome) (rate(attnd_push_requests_total",
-		"Daou 903":            `code="903"`,
-		"Daou 905":            `code="905"`,
+		"push outcomes":       "sum by (result) (rate(attnd_push_sends_total",
+		"Daou 903":            `result="blocked"`,
+		"Daou 905":            `result="rate_limited"`,
 		"consumer lag":        "attnd_consumer_lag",
 		"Kafka write latency": "attnd_ingest_kafka_write_seconds_bucket",
 	} {
@@ -500,27 +502,31 @@ func TestMetricTableMatchesCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := descNames{}
-	obs.NewIngestMetrics(got)
-	if len(got) < 8 {
-		t.Fatalf("only %d ingest metrics seen through Describe: %v", len(got), got)
+	got := map[string]descNames{"ingest": {}, "pusher": {}}
+	obs.NewIngestMetrics(got["ingest"])
+	push.NewMetrics(got["pusher"])
+	pusher.NewMetrics(got["pusher"])
+	if len(got["ingest"]) < 8 || len(got["pusher"]) < 10 {
+		t.Fatalf("too few metrics seen through Describe: %v", got)
 	}
-	for name, labels := range got {
-		d, ok := doc[name]
-		if !ok {
-			t.Errorf("internal/obs registers %s, which deploy/README.md does not list", name)
-			continue
-		}
-		if d.status != "implemented" || d.from != "ingest" {
-			t.Errorf("%s: listed as %s/%s, but internal/obs implements it for the ingest", name, d.from, d.status)
-		}
-		if norm(d.labels) != norm(labels) {
-			t.Errorf("%s: README labels %q, code %q", name, d.labels, labels)
+	for from, names := range got {
+		for name, labels := range names {
+			d, ok := doc[name]
+			if !ok {
+				t.Errorf("the %s registers %s, which deploy/README.md does not list", from, name)
+				continue
+			}
+			if d.status != "implemented" || d.from != from {
+				t.Errorf("%s: listed as %s/%s, but the %s implements it", name, d.from, d.status, from)
+			}
+			if norm(d.labels) != norm(labels) {
+				t.Errorf("%s: README labels %q, code %q", name, d.labels, labels)
+			}
 		}
 	}
 	for name, d := range doc {
-		if d.from == "ingest" && d.status == "implemented" && !hasKey(got, name) {
-			t.Errorf("deploy/README.md lists %s as implemented, internal/obs does not register it", name)
+		if d.status == "implemented" && got[d.from] != nil && !hasKey(got[d.from], name) {
+			t.Errorf("deploy/README.md lists %s as implemented by the %s, which does not register it", name, d.from)
 		}
 	}
 }
@@ -670,7 +676,7 @@ func TestCheckersRejectBrokenFiles(t *testing.T) {
 		// dashboard
 		{"dashboard empty expr", dashboardCheck, dashboardFile, `"expr": "max(attnd_push_blocked)"`, `"expr": ""`, false, "has no expr"},
 		{"dashboard undefined variable", dashboardCheck, dashboardFile, `source=~\"$source\"`, `source=~\"$src\"`, false, "uses variable $src"},
-		{"dashboard undocumented metric", dashboardCheck, dashboardFile, "attnd_history_rows_total", "attnd_history_rowz_total", false, "uses attnd_history_rowz_total"},
+		{"dashboard undocumented metric", dashboardCheck, dashboardFile, "attnd_pusher_batch_seconds_bucket", "attnd_pusher_batch_secs_bucket", false, "uses attnd_pusher_batch_secs_bucket"},
 		{"dashboard repeated id", dashboardCheck, dashboardFile, `"id": 3,`, `"id": 2,`, false, "id missing or repeated"},
 		{"dashboard bad json", dashboardCheck, dashboardFile, `"panels": [`, `"panels": [[`, false, dashboardFile},
 		// example configs
