@@ -19,9 +19,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/attendance-pipeline/attnd/internal/history"
 	"github.com/attendance-pipeline/attnd/internal/ingest"
-	"github.com/attendance-pipeline/attnd/internal/match"
+	"github.com/attendance-pipeline/attnd/internal/pusher"
 	"gopkg.in/yaml.v3"
 )
 
@@ -122,8 +121,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // fakeEnv answers every secret lookup, as a deployment with all secrets set.
 func fakeEnv(name string) (string, bool) {
-	if name == "KAFKA_BROKERS" {
-		return "", false
+	if name == "KAFKA_BROKERS" || strings.HasSuffix(name, "_URL") {
+		return "", false // overrides of config values, not secrets
 	}
 	return "fake-" + strings.ToLower(name), true
 }
@@ -1262,50 +1261,23 @@ func checkIngestConfig(raw []byte) (ingest.Config, error) {
 	return ingest.ParseConfig(raw, fakeEnv)
 }
 
-// checkPusherConfig checks what is known of the pusher's config today: the
-// clickhouse: section strictly against history.ClickHouseConfig, the match:
-// section with match.ParseConfig (strict, rules validated), the
-// observability listener, and that no secret value is written in the file.
+// checkPusherConfig loads a pusher config with internal/pusher.ParseConfig
+// (strict, every section validated, secrets faked) and refuses secret values
+// written in the file.
 func checkPusherConfig(raw []byte) error {
-	var top map[string]yaml.Node
-	if err := yaml.Unmarshal(raw, &top); err != nil {
-		return err
-	}
 	var errs []error
-	for _, k := range []string{"state_dir", "http", "kafka", "clickhouse", "daou", "match", "derive"} {
-		if _, ok := top[k]; !ok {
-			errs = append(errs, fmt.Errorf("pusher config: no %s section", k))
-		}
-	}
-	if n, ok := top["clickhouse"]; ok {
-		var ch history.ClickHouseConfig
-		b, _ := yaml.Marshal(&n)
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(&ch); err != nil {
-			errs = append(errs, fmt.Errorf("pusher config: clickhouse: %w", err))
-		} else if err := ch.WithEnv(fakeEnv).Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("pusher config: %w", err))
-		}
-		if ch.Password != "" {
-			errs = append(errs, errors.New("pusher config: clickhouse.password is written in the file; use password_env"))
-		}
-	}
-	if n, ok := top["match"]; ok {
-		b, _ := yaml.Marshal(&n)
-		if _, err := match.ParseConfig(b); err != nil {
-			errs = append(errs, fmt.Errorf("pusher config: match: %w", err))
-		}
+	if _, err := pusher.ParseConfig(raw, fakeEnv); err != nil {
+		errs = append(errs, fmt.Errorf("pusher config: %w", err))
 	}
 	var doc map[string]any
-	_ = yaml.Unmarshal(raw, &doc)
-	if l := str(doc, "http", "listen"); l != "off" {
-		if _, _, err := net.SplitHostPort(l); err != nil {
-			errs = append(errs, fmt.Errorf("pusher config: http.listen %q is not host:port", l))
-		}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return errors.Join(append(errs, err)...)
 	}
-	for _, k := range []string{"client_secret", "client_id", "password", "secret"} {
-		if v := str(doc, "daou", k); v != "" {
+	if str(doc, "clickhouse", "password") != "" {
+		errs = append(errs, errors.New("pusher config: clickhouse.password is written in the file; use password_env"))
+	}
+	for _, k := range []string{"client_secret", "client_id"} {
+		if str(doc, "daou", k) != "" {
 			errs = append(errs, fmt.Errorf("pusher config: daou.%s is written in the file; use %s_env", k, k))
 		}
 	}

@@ -568,14 +568,28 @@ func TestExampleConfigs(t *testing.T) {
 	}
 }
 
-// TestPusherConfigLoader is the place for the pusher's own loader.
-//
-// TODO(pusher config owner): when a loader is exported (for instance
-// pusher.LoadConfig(path, lookup)), load deploy/compose/config/pusher.yaml and
-// the ConfigMap attnd-pusher-config with it here, strictly, and fix the
-// examples to match.
+// TestPusherConfigLoader loads the pusher examples (compose file, ConfigMap)
+// with the pusher's own loader, through a real file path.
 func TestPusherConfigLoader(t *testing.T) {
-	t.Skip("no exported pusher config loader yet; checkPusherConfig covers the clickhouse: section")
+	if _, err := pusher.LoadConfig(filepath.Join("..", pusherExample), fakeEnv); err != nil {
+		t.Errorf("%s: %v", pusherExample, err)
+	}
+	docs, err := k8sLoad(repo, k8sDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range docs {
+		if raw := str(d.doc, "data", "pusher.yaml"); raw != "" {
+			n++
+			if _, err := pusher.ParseConfig([]byte(raw), fakeEnv); err != nil {
+				t.Errorf("ConfigMap %s: %v", d.name(), err)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no ConfigMap carries pusher.yaml")
+	}
 }
 
 // ---------------------------------------------------------------- broken files
