@@ -72,8 +72,16 @@ func validUTF8Prefix(b []byte, full bool) bool {
 
 func cp949Clean(b []byte, full bool) bool {
 	if !full && len(b) > 1 {
-		b = b[:len(b)-1] // a double-byte char may be cut at the end
+		// A partial head may end inside a double-byte char (then the head
+		// without its last byte is clean) or right after one (then the
+		// whole head is); dropping the last byte unconditionally would
+		// leave a lone lead byte in the second case.
+		return cp949Decodes(b) || cp949Decodes(b[:len(b)-1])
 	}
+	return cp949Decodes(b)
+}
+
+func cp949Decodes(b []byte) bool {
 	out, _, err := transform.Bytes(korean.EUCKR.NewDecoder(), b)
 	if err != nil {
 		return false
