@@ -1,0 +1,190 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/attendance-pipeline/attnd/internal/daousim"
+	"github.com/attendance-pipeline/attnd/internal/devstack"
+	"github.com/attendance-pipeline/attnd/internal/ingest"
+	"github.com/attendance-pipeline/attnd/internal/match"
+	"github.com/attendance-pipeline/attnd/internal/obs"
+	"github.com/attendance-pipeline/attnd/internal/publish/kafkatest"
+	"github.com/attendance-pipeline/attnd/internal/sample"
+)
+
+// TestPusherKill9 kills the pusher process (kill -9) at random points over
+// many runs while the Daou simulator fails part of the time, then lets it
+// finish: the history holds exactly the generated punches (punches FINAL),
+// every expected working day is in Daou's middle database with the right
+// times, and the simulator counted zero identical resends.
+func TestPusherKill9(t *testing.T) {
+	root := kafkatest.RepoRoot(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	loc, _ := time.LoadLocation("Asia/Seoul")
+	gen := filepath.Join(dir, "sample")
+	truth, err := sample.Generate(sample.Config{Dir: gen, From: time.Date(2026, 3, 2, 0, 0, 0, 0, loc), To: time.Date(2026, 3, 4, 0, 0, 0, 0, loc),
+		People: 60, Unmatched: 2, Seed: 11, Location: loc, BadRows: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emps, err := match.RosterFile(filepath.Join(gen, "roster.csv"), []byte(cardKey)).Employees(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accounts []daousim.Employee
+	for _, e := range emps {
+		accounts = append(accounts, daousim.Employee{EmployeeNumber: e.EmployeeNo, LoginID: e.LoginID, Name: e.Name})
+	}
+	sim := daousim.New(daousim.Options{ClientID: clientID, ClientSecret: clientSecret, Employees: accounts, BlockAfter: 3, SyncOnWrite: true, Location: loc})
+	defer sim.Close()
+	stack, err := devstack.Start(ctx, devstack.Config{Dir: filepath.Join(dir, "devstack"), Daou: sim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close()
+	t.Setenv("ATTND_CARD_KEY", cardKey)
+	t.Setenv("DAOU_DEMO_SECRET", clientSecret)
+
+	// All drops onto Kafka first (folder sources; the FTP path is covered by
+	// the end-to-end test), so the pusher has a backlog to be killed in.
+	for _, site := range []string{"hq", "lab", "factory"} {
+		if err := copyDir(filepath.Join(gen, "drops", site), filepath.Join(dir, "drops", site)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	icfg, err := ingest.ParseConfig([]byte(fmt.Sprintf(`
+state_dir: %s
+http: {listen: "off"}
+kafka: {brokers: [%q], partitions: 6}
+sites:
+  hq: {card_key_env: ATTND_CARD_KEY}
+  lab: {card_key_env: ATTND_CARD_KEY}
+  factory: {card_key_env: ATTND_CARD_KEY}
+sources:
+  - {name: hq, type: dir, path: %q, site: hq, min_age: 1ms}
+  - {name: lab, type: dir, path: %q, site: lab, min_age: 1ms}
+  - {name: factory, type: dir, path: %q, site: factory, min_age: 1ms}
+`, filepath.Join(dir, "ingest"), stack.Kafka, filepath.Join(dir, "drops", "hq"), filepath.Join(dir, "drops", "lab"), filepath.Join(dir, "drops", "factory"))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := obs.NewIngestMetrics(prometheus.NewRegistry())
+	in, err := ingest.New(ctx, icfg, ingest.Factories(im), obs.Discard(), im)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Once(ctx, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+
+	bin := filepath.Join(dir, "pusher")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/pusher")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build pusher: %v\n%s", err, out)
+	}
+	u, _ := url.Parse(stack.ClickHouseHTTP)
+	cfgPath := filepath.Join(dir, "pusher.yaml")
+	cfg := fmt.Sprintf(pusherYAML, filepath.Join(dir, "pusher-state"), stack.Kafka, u.Host, database, stack.Daou, clientID, filepath.Join(gen, "roster.csv"))
+	cfg = strings.Replace(cfg, "batch_interval: 200ms", "batch_interval: 50ms\nbatch_rows: 40", 1) // many small batches: more places to die in
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := os.Create(filepath.Join(dir, "pusher.log"))
+	defer logs.Close()
+	start := func() *exec.Cmd {
+		cmd := exec.CommandContext(ctx, bin, "run", "--config", cfgPath)
+		cmd.Dir = root
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	kills := 0
+	for i := range 10 {
+		switch i {
+		case 3: // Daou answers 503 for a while, then drops connections after storing
+			sim.SetFault(daousim.Fault{Kind: daousim.Fault5xx, Status: 503})
+		case 5:
+			sim.SetFault(daousim.Fault{Kind: daousim.FaultDropAfter, Count: 5})
+		case 7:
+			sim.SetFault(daousim.Fault{Kind: daousim.FaultNone})
+		}
+		cmd := start()
+		time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
+			kills++
+		}
+		cmd.Wait()
+	}
+	sim.SetFault(daousim.Fault{Kind: daousim.FaultNone})
+	t.Logf("killed the pusher %d times; %d records in Daou so far", kills, len(sim.Records()))
+
+	final := start()
+	defer func() {
+		final.Process.Signal(syscall.SIGTERM)
+		final.Wait()
+	}()
+	deadline := time.Now().Add(4 * time.Minute)
+	var wrong []string
+	for {
+		wrong = wrong[:0]
+		recs := sim.Records()
+		for _, w := range truth.Days {
+			r, ok := recs[daousim.Key{EmployeeNumber: w.EmployeeNo, WorkingDay: w.WorkingDay}]
+			if !ok || r.ClockIn != daouTime(w.ClockIn, loc) || r.ClockOut != daouTime(w.ClockOut, loc) {
+				wrong = append(wrong, fmt.Sprintf("%s/%s: Daou %q-%q, want %s-%s (present %v)", w.EmployeeNo, w.WorkingDay, r.ClockIn, r.ClockOut, w.ClockIn, w.ClockOut, ok))
+			}
+		}
+		if len(wrong) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if len(wrong) > 0 {
+		t.Errorf("%d of %d days wrong in Daou after the kills, first: %s", len(wrong), len(truth.Days), wrong[0])
+	}
+	if n := sim.IdenticalResends(); n != 0 {
+		t.Errorf("Daou counted %d identical resends", n)
+	}
+
+	conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.HTTP, Addr: []string{u.Host}, Auth: clickhouse.Auth{Database: database}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n uint64
+	for end := time.Now().Add(time.Minute); ; time.Sleep(300 * time.Millisecond) {
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+database+".punches FINAL").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if int(n) == truth.Punches || time.Now().After(end) {
+			break
+		}
+	}
+	if int(n) != truth.Punches {
+		t.Errorf("punches FINAL = %d, generated %d", n, truth.Punches)
+	}
+}
