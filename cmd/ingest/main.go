@@ -7,6 +7,7 @@
 package main
 
 import (
+	_ "time/tzdata" // Asia/Seoul on a vendor PC without a zone database (Windows)
 	"context"
 	"fmt"
 	"io"
