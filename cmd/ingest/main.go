@@ -7,13 +7,13 @@
 package main
 
 import (
-	_ "time/tzdata" // Asia/Seoul on a vendor PC without a zone database (Windows)
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // Asia/Seoul on a vendor PC without a zone database (Windows)
 )
 
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) int
