@@ -6,47 +6,82 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
+
+	"github.com/gocarina/gocsv"
 )
 
-// CSVRows streams a headed CSV export into rows of T, a struct whose string
-// fields carry `csv:"Column"` tags (the same tags gocsv reads). The header is
-// bound to the fields once; each row is assigned by index, with no per-row
-// reflection lookup or allocation beyond encoding/csv's one string per record.
+// CSVRows streams a headed CSV export into rows of T, a struct whose fields
+// carry gocsv `csv:"Column"` tags. The row→struct mapping is gocsv's
+// (github.com/gocarina/gocsv): its Unmarshaller binds the header to the
+// fields and converts each value (strings as they are, numbers, bools,
+// pointers, omitempty, TypeUnmarshaller/TextUnmarshaler fields).
+//
+// gocsv keeps its settings (CSV reader factory, header normalizer, tag
+// options) in package globals; CSVRows never sets them. Each CSVRows owns its
+// two csv.Readers and its gocsv.Unmarshaller, built per call with
+// gocsv.NewUnmarshaller, and normalizes the header through that
+// Unmarshaller's RenormalizeHeaders: two CSVRows with different Options (or
+// two sites with different limits) run side by side in one process without
+// affecting each other.
+//
+// Reading happens in two steps. A first csv.Reader over a bounded line feed
+// (csvFeed) cuts the input into records; CSVRows checks their structure and
+// trims the bound fields. The header row's cells for the columns T names,
+// then each non-blank record's values in those columns, are re-encoded into
+// a private buffer (replayFeed) and read back by gocsv's own csv.Reader: gocsv
+// reads the header itself and maps every row, but never sees the unbounded
+// input, and only the columns it maps are tokenized twice.
 //
 // Guarantees: line numbers are physical 1-based lines; memory stays bounded
 // whatever the input (a line over opt.MaxLineBytes, a field over
 // opt.MaxFieldBytes or a quoted field left open for more than MaxLineBytes
-// becomes a row Problem, never a growing buffer); every header column T names
-// must be present (gocsv would silently zero-fill a missing one); blank rows
-// (no field with content, e.g. Excel's ",,,,") are skipped.
+// becomes a row Problem, never a growing buffer); header names match the
+// tags case-insensitively, ignoring surrounding spaces and a BOM, and the
+// first of duplicated header columns wins; every column T names must be
+// present in the header (gocsv alone would silently zero-fill a missing one:
+// NewCSVRows returns a *FileError instead); columns T does not name, and
+// extra empty fields after the last header column, are ignored; blank rows
+// (no field with content, e.g. Excel's ",,,,") are skipped; bound fields are
+// trimmed before gocsv sees them; a value gocsv cannot convert (only
+// possible for non-string fields) is a row Problem.
 type CSVRows[T any] struct {
 	feed     *csvFeed
 	cr       *csv.Reader
 	maxField int
 	binds    []csvBind
 	width    int // header fields
-	row      T
-	rv       reflect.Value
-	rec      []string
-	line     int
-	problem  string
-	err      error
+	cols     []string
+
+	proj []int       // the bound columns, ascending: what gocsv is given of each record
+	gbuf *replayFeed // what gocsv's csv.Reader reads: the header, then one record per Next
+	gcr  *csv.Reader // gocsv's reader, to check it consumed exactly each record
+	um   *gocsv.Unmarshaller
+
+	row     T
+	rec     []string
+	line    int
+	problem string
+	err     error
 }
 
 type csvBind struct {
-	col, field int
-	name       string
+	col  int
+	name string
 }
 
-// CSVColumns lists the `csv` tags of T's string fields, in field order.
+// CSVColumns lists the column names of T's exported fields with a `csv` tag
+// (the tag's first comma-separated part; "-" excluded), in field order.
+// Every one of them must be in the header.
 func CSVColumns[T any]() []string {
 	t := reflect.TypeFor[T]()
 	var cols []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if tag := f.Tag.Get("csv"); tag != "" && tag != "-" && f.Type.Kind() == reflect.String && f.IsExported() {
-			cols = append(cols, tag)
+		name, _, _ := strings.Cut(f.Tag.Get("csv"), ",")
+		if name = strings.TrimSpace(name); name != "" && name != "-" && f.IsExported() {
+			cols = append(cols, name)
 		}
 	}
 	return cols
@@ -57,13 +92,9 @@ func CSVColumns[T any]() []string {
 func NewCSVRows[T any](r io.Reader, opt Options, maxPreamble int) (*CSVRows[T], error) {
 	opt = opt.WithDefaults()
 	feed := &csvFeed{lr: NewLineReader(r, opt.MaxLineBytes), maxRecord: opt.MaxLineBytes}
-	cr := csv.NewReader(feed)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
-	c := &CSVRows[T]{feed: feed, cr: cr, maxField: opt.MaxFieldBytes}
-	c.rv = reflect.ValueOf(&c.row).Elem()
+	cr := newCSVReader(feed)
 	cols := CSVColumns[T]()
+	c := &CSVRows[T]{feed: feed, cr: cr, maxField: opt.MaxFieldBytes, cols: cols}
 	var first []string
 	firstLine := 0
 	for n := 0; n <= maxPreamble; n++ {
@@ -75,12 +106,15 @@ func NewCSVRows[T any](r io.Reader, opt Options, maxPreamble int) (*CSVRows[T], 
 		if err != nil {
 			return nil, &FileError{File: opt.File, Reason: "read header: " + err.Error()}
 		}
-		line, _ := cr.FieldPos(0)
+		line := feed.start
 		if first == nil {
 			first, firstLine = append([]string(nil), rec...), line
 		}
-		if binds, missing := bindHeader(rec, cols, reflect.TypeFor[T]()); len(missing) == 0 && !feed.tooLong {
+		if binds, missing := bindHeader(rec, cols); len(missing) == 0 && !feed.tooLong {
 			c.binds, c.width = binds, len(rec)
+			if err := c.startGocsv(rec); err != nil {
+				return nil, &FileError{File: opt.File, Line: line, Reason: err.Error()}
+			}
 			return c, nil
 		}
 	}
@@ -89,14 +123,73 @@ func NewCSVRows[T any](r io.Reader, opt Options, maxPreamble int) (*CSVRows[T], 
 	case first == nil:
 		return nil, &FileError{File: opt.File, Reason: "empty file: no header row " + want}
 	case maxPreamble == 0:
-		_, missing := bindHeader(first, cols, reflect.TypeFor[T]())
+		_, missing := bindHeader(first, cols)
 		return nil, &FileError{File: opt.File, Line: firstLine, Reason: fmt.Sprintf("header %q lacks column(s) %s (want %s)", clip(strings.Join(first, ","), 200), strings.Join(missing, ","), want)}
 	default:
 		return nil, &FileError{File: opt.File, Line: firstLine, Reason: fmt.Sprintf("no header row with columns %s in the first %d rows", want, maxPreamble+1)}
 	}
 }
 
-func bindHeader(rec, cols []string, t reflect.Type) (binds []csvBind, missing []string) {
+func newCSVReader(r io.Reader) *csv.Reader {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	return cr
+}
+
+// startGocsv builds this CSVRows' own gocsv Unmarshaller: gocsv reads the
+// header line itself from the replay buffer, then the header is normalized
+// for this Unmarshaller only (not with the global gocsv.SetHeaderNormalizer).
+func (c *CSVRows[T]) startGocsv(header []string) error {
+	if len(c.binds) == 0 {
+		return fmt.Errorf("%T has no csv-tagged field", *new(T))
+	}
+	for _, b := range c.binds {
+		c.proj = append(c.proj, b.col)
+	}
+	slices.Sort(c.proj)
+	c.proj = slices.Compact(c.proj)
+	c.gbuf = &replayFeed{}
+	c.gbuf.set(header, c.proj)
+	c.gcr = newCSVReader(c.gbuf)
+	um, err := gocsv.NewUnmarshaller(c.gcr, new(T))
+	if err != nil {
+		return fmt.Errorf("gocsv: %w", err)
+	}
+	if err := um.RenormalizeHeaders(c.normalizeHeader); err != nil {
+		return fmt.Errorf("gocsv: %w", err)
+	}
+	// gocsv's own view must agree: the same header, every required column
+	// bound to a field.
+	if len(um.Headers) != len(c.proj) {
+		return fmt.Errorf("gocsv read %d header fields, want %d", len(um.Headers), len(c.proj))
+	}
+	for _, col := range c.cols {
+		if slices.Contains(um.MismatchedStructFields, col) {
+			return fmt.Errorf("gocsv did not bind column %s", col)
+		}
+	}
+	c.um = um
+	return nil
+}
+
+// normalizeHeader is this Unmarshaller's header normalizer (the per-call
+// counterpart of the global gocsv.SetHeaderNormalizer). It maps each header
+// cell gocsv read to the tag it binds, by bindHeader's rule (case-insensitive,
+// spaces and BOM ignored, first duplicate wins), and every other cell to "",
+// which matches no gocsv key: gocsv then fills exactly the columns bindHeader
+// found, never an untagged field that happens to share a column's name.
+func (c *CSVRows[T]) normalizeHeader(headers []string) []string {
+	out := make([]string, len(headers))
+	binds, _ := bindHeader(headers, c.cols)
+	for _, b := range binds {
+		out[b.col] = b.name
+	}
+	return out
+}
+
+func bindHeader(rec, cols []string) (binds []csvBind, missing []string) {
 	for _, col := range cols {
 		at := -1
 		for i, h := range rec {
@@ -109,12 +202,7 @@ func bindHeader(rec, cols []string, t reflect.Type) (binds []csvBind, missing []
 			missing = append(missing, col)
 			continue
 		}
-		for i := 0; i < t.NumField(); i++ {
-			if t.Field(i).Tag.Get("csv") == col {
-				binds = append(binds, csvBind{col: at, field: i, name: col})
-				break
-			}
-		}
+		binds = append(binds, csvBind{col: at, name: col})
 	}
 	return binds, missing
 }
@@ -131,20 +219,39 @@ func (c *CSVRows[T]) Next() bool {
 			c.err = fmt.Errorf("read line %d: %w", c.feed.lr.Line(), err)
 			return false
 		}
-		c.line, _ = c.cr.FieldPos(0)
+		c.line = c.feed.start
 		c.rec = rec
 		if blank(rec) && !c.feed.tooLong && !c.feed.cut {
 			continue
 		}
-		var zero T
-		c.row = zero
 		for _, b := range c.binds { // only bound fields are trimmed: the hot path
 			if b.col < len(rec) {
 				rec[b.col] = strings.TrimSpace(rec[b.col])
-				c.rv.Field(b.field).SetString(rec[b.col])
 			}
 		}
 		c.problem = c.check(rec)
+		if len(rec) <= c.proj[0] { // no bound column at all: nothing for gocsv to map
+			var zero T
+			c.row = zero
+			return true
+		}
+		c.gbuf.set(rec, c.proj)
+		v, err := c.um.Read()
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe) || errors.Is(err, io.EOF) || c.gcr.InputOffset() != c.gbuf.total:
+			// gocsv's reader must read back exactly the record written.
+			c.err = fmt.Errorf("line %d: gocsv re-read the record differently: %v", c.line, err)
+			return false
+		case err != nil:
+			var zero T
+			c.row = zero
+			if c.problem == "" {
+				c.problem = err.Error()
+			}
+		default:
+			c.row = *v.(*T)
+		}
 		return true
 	}
 	return false
@@ -211,6 +318,7 @@ type csvFeed struct {
 	lr        *LineReader
 	maxRecord int
 	raw       []byte // the current record's lines
+	start     int    // physical line raw starts on (csv.Reader's count includes the closing `"` line of a cut)
 	buf       []byte
 	pending   []byte
 	tooLong   bool
@@ -246,6 +354,8 @@ func (f *csvFeed) Read(p []byte) (int, error) {
 			if len(b) > 0 || len(f.raw) > 0 {
 				if len(f.raw) > 0 {
 					f.raw = append(f.raw, '\n')
+				} else {
+					f.start = f.lr.Line()
 				}
 				f.raw = append(f.raw, b...)
 			}
@@ -255,6 +365,68 @@ func (f *csvFeed) Read(p []byte) (int, error) {
 	}
 	n := copy(p, f.pending)
 	f.pending = f.pending[n:]
+	return n, nil
+}
+
+// replayFeed is the input of gocsv's csv.Reader: one CSV-encoded record at
+// a time, set just before gocsv reads it. csv.Reader never reads past the
+// newline ending a record, so nothing is left over between records.
+type replayFeed struct {
+	buf   []byte
+	off   int
+	total int64 // bytes of all records set so far
+}
+
+// set encodes the fields of rec at the ascending indexes cols as one CSV
+// record, up to the end of rec (a short row gives a shorter record, so gocsv
+// leaves the missing fields alone), quoting the fields that need it.
+func (f *replayFeed) set(rec []string, cols []int) {
+	n := 0
+	for n < len(cols) && cols[n] < len(rec) {
+		n++
+	}
+	b := f.buf[:0]
+	for i, col := range cols[:n] {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		s := rec[col]
+		if !needsQuote(s) && (s != "" || n > 1) {
+			b = append(b, s...)
+			continue
+		}
+		// Quoted; a lone empty field as "" so the line is not skipped as empty.
+		b = append(b, '"')
+		for {
+			j := strings.IndexByte(s, '"')
+			if j < 0 {
+				break
+			}
+			b = append(append(b, s[:j+1]...), '"')
+			s = s[j+1:]
+		}
+		b = append(append(b, s...), '"')
+	}
+	f.buf, f.off = append(b, '\n'), 0
+	f.total += int64(len(f.buf))
+}
+
+func needsQuote(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"', ',', '\r', '\n':
+			return true
+		}
+	}
+	return false
+}
+
+func (f *replayFeed) Read(p []byte) (int, error) {
+	if f.off >= len(f.buf) {
+		return 0, io.EOF
+	}
+	n := copy(p, f.buf[f.off:])
+	f.off += n
 	return n, nil
 }
 
