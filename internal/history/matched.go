@@ -36,7 +36,8 @@ func (s *Store) InsertMatched(ctx context.Context, token string, rows []Matched)
 // MatchedPunches returns the matched punches of the given Daou employees with
 // from <= occurred_at <= to, each event once (FINAL), ordered by employee,
 // time and event id. The punches carry the Daou employee number in
-// EmployeeNo, which is what derive needs.
+// EmployeeNo, which is what derive needs, and OccurredAt in Asia/Seoul (over
+// HTTP the driver hands back UTC; the instant is the same).
 func (s *Store) MatchedPunches(ctx context.Context, employeeNos []string, from, to time.Time) ([]attendance.Punch, error) {
 	if len(employeeNos) == 0 {
 		return nil, nil
@@ -56,7 +57,7 @@ func (s *Store) MatchedPunches(ctx context.Context, employeeNos []string, from, 
 		if err := rows.Scan(&p.EventID, &p.Site, &p.EmployeeNo, &p.OccurredAt, &mode, &p.RawMode, &p.Device, &p.AuthOK); err != nil {
 			return nil, fmt.Errorf("matched punches: scan: %w", err)
 		}
-		p.Mode = attendance.Mode(mode)
+		p.Mode, p.OccurredAt = attendance.Mode(mode), p.OccurredAt.In(s.zone)
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {

@@ -18,6 +18,7 @@ import (
 type Store struct {
 	conn driver.Conn
 	db   string
+	zone *time.Location // Asia/Seoul: the column zone, applied to every time read
 }
 
 // NewStore returns a Store on database (as created by Migrate).
@@ -25,7 +26,11 @@ func NewStore(conn driver.Conn, database string) (*Store, error) {
 	if !identRe.MatchString(database) || database == "default" {
 		return nil, fmt.Errorf("history store: database %q must be a plain identifier other than default", database)
 	}
-	return &Store{conn: conn, db: database}, nil
+	zone, err := time.LoadLocation("Asia/Seoul")
+	if err != nil {
+		return nil, fmt.Errorf("history store: %w", err)
+	}
+	return &Store{conn: conn, db: database, zone: zone}, nil
 }
 
 // Conn is the connection the store uses.
@@ -246,7 +251,7 @@ func (s *Store) PunchesFor(ctx context.Context, site string, employeeNos []strin
 			&mode, &p.RawMode, &p.Device, &p.AuthOK, &p.SourceFile, &line); err != nil {
 			return nil, fmt.Errorf("punches for %s: scan: %w", site, err)
 		}
-		p.Mode, p.SourceLine = attendance.Mode(mode), int(line)
+		p.Mode, p.SourceLine, p.OccurredAt = attendance.Mode(mode), int(line), p.OccurredAt.In(s.zone)
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
