@@ -427,6 +427,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "simulated server error", st)
 			return
 		case FaultHang:
+			// Read the body so the server watches the connection and
+			// cancels r.Context() when the client gives up.
+			_, _ = io.Copy(io.Discard, r.Body)
 			select {
 			case <-r.Context().Done():
 			case <-s.stop:

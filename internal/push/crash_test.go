@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ const (
 	envCrashChild = "PUSH_CRASH_CHILD" // base URL of the simulator
 	envCrashState = "PUSH_CRASH_STATE"
 	envCrashShift = "PUSH_CRASH_SHIFT" // clock-out shift, a duration
+	envCrashAfter = "PUSH_CRASH_AFTER" // die (exit 137) right after this many accepted sends, before the ledger update
 	crashRecords  = 1500
 )
 
@@ -49,7 +51,18 @@ func crashChild(url string) int {
 		return 3
 	}
 	defer l.Close()
-	res, err := NewPusher(c, l, nil, nil).Push(context.Background(), days(crashRecords, shift))
+	p := NewPusher(c, l, nil, nil)
+	if n, _ := strconv.Atoi(os.Getenv(envCrashAfter)); n > 0 {
+		accepted := 0
+		p.afterSend = func(r attendance.PushResult) {
+			if r.Outcome == attendance.PushAccepted {
+				if accepted++; accepted == n {
+					os.Exit(137) // no deferred ledger close, no ledger update: as abrupt as kill -9 for the ledger
+				}
+			}
+		}
+	}
+	res, err := p.Push(context.Background(), days(crashRecords, shift))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 4
@@ -74,9 +87,18 @@ func TestCrashNoIdenticalResend(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	run := func(shift time.Duration, killAfter time.Duration) (killed bool, code int) {
+	start := func(shift time.Duration, extra ...string) *exec.Cmd {
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), envCrashChild+"="+e.ts.URL, envCrashState+"="+e.dir, envCrashShift+"="+shift.String())
+		cmd.Env = append(cmd.Env, extra...)
+		return cmd
+	}
+	runEnv := func(shift time.Duration, extra ...string) (bool, int) {
+		return false, exitCode(start(shift, extra...).Run())
+	}
+	windowCrashes := 0
+	run := func(shift time.Duration, killAfter time.Duration) (killed bool, code int) {
+		cmd := start(shift)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -97,7 +119,7 @@ func TestCrashNoIdenticalResend(t *testing.T) {
 	}
 	// Kill points spread over a whole run: time one on a scratch simulator first.
 	scratch := newEnv(t, daousim.Options{Employees: employees(crashRecords / 5)}, nil)
-	start := time.Now()
+	began := time.Now()
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), envCrashChild+"="+scratch.ts.URL, envCrashState+"="+scratch.dir, envCrashShift+"=0s")
 	if err := cmd.Run(); err != nil {
@@ -105,11 +127,18 @@ func TestCrashNoIdenticalResend(t *testing.T) {
 	}
 	// Each kill lands within the first fifth of a full run, so the ten
 	// killed runs of a data version progress a little each and die mid-run.
-	maxKill := max(10, int(time.Since(start).Milliseconds())/5)
+	maxKill := max(10, int(time.Since(began).Milliseconds())/5)
 	t.Logf("a full run takes %d ms", maxKill)
 	kills := 0
 	for _, shift := range []time.Duration{0, 37 * time.Minute} {
 		before := len(e.sim.Records())
+		// Deterministic: die between "Daou accepted" and "ledger updated".
+		for i := 0; i < 3; i++ {
+			if _, code := runEnv(shift, envCrashAfter+"="+strconv.Itoa(1+rng.IntN(50))); code != 137 {
+				t.Fatalf("crash-after-accept child exited %d, want 137", code)
+			}
+			windowCrashes++
+		}
 		for i := 0; i < 10; i++ {
 			if k, _ := run(shift, time.Duration(5+rng.IntN(maxKill))*time.Millisecond); k {
 				kills++
@@ -122,7 +151,7 @@ func TestCrashNoIdenticalResend(t *testing.T) {
 			t.Fatalf("shift %v: %d identical resends after %d kills", shift, e.sim.IdenticalResends(), kills)
 		}
 		checkMiddleDB(t, e.sim, days(crashRecords, shift))
-		t.Logf("shift %v: %d kills so far, middle DB %d -> %d records, %d record calls", shift, kills, before, len(e.sim.Records()), e.sim.CallsTo(daousim.PathRecord))
+		t.Logf("shift %v: %d crashes after an accepted send, %d kills so far, middle DB %d -> %d records, %d record calls", shift, windowCrashes, kills, before, len(e.sim.Records()), e.sim.CallsTo(daousim.PathRecord))
 	}
 	if kills < 6 {
 		t.Fatal("too few children were killed mid-run: the test proves little")

@@ -63,7 +63,7 @@ func newEnv(t *testing.T, o daousim.Options, wrap func(http.Handler) http.Handle
 		h = wrap(sim)
 	}
 	ts := httptest.NewServer(h)
-	t.Cleanup(func() { ts.Close(); sim.Close() })
+	t.Cleanup(func() { sim.Close(); ts.Close() })
 	zero := time.Duration(0)
 	cfg := Config{BaseURL: ts.URL, ClientID: "client-1", ClientSecret: "s3cret-value", RatePerSecond: -1, Timeout: 2 * time.Second,
 		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, VerifyAfter: &zero, Fields: FieldConfig{Location: "KST"}}
@@ -449,4 +449,27 @@ func TestConfigEnvAndValidate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "client_id") || !strings.Contains(err.Error(), "base_url") || !strings.Contains(err.Error(), "fields") || strings.Contains(err.Error(), "topsecret") {
 		t.Fatalf("validate: %v", err)
 	}
+}
+
+func TestTimeoutIsVerifiedThenResent(t *testing.T) {
+	e := newEnv(t, daousim.Options{SyncOnWrite: true}, nil)
+	cfg := e.cfg
+	cfg.Timeout = 150 * time.Millisecond
+	p, _, l := e.pusher(t, cfg)
+	e.sim.SetFault(daousim.Fault{Kind: daousim.FaultHang, Count: 1})
+	recs := days(2, 0)
+	res, err := p.Push(context.Background(), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Outcome != attendance.PushAccepted || res[0].Attempts != 2 || outcomes(res)[attendance.PushAccepted] != 2 {
+		t.Fatalf("want accepted on the second send after a timeout: %+v", res)
+	}
+	if e.sim.IdenticalResends() != 0 {
+		t.Fatal("identical resend")
+	}
+	if pend, _ := l.Pending(); len(pend) != 0 {
+		t.Fatalf("markers left: %+v", pend)
+	}
+	checkMiddleDB(t, e.sim, recs)
 }

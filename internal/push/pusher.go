@@ -90,6 +90,9 @@ type Pusher struct {
 	log   *slog.Logger
 	m     *Metrics
 	sleep func(ctx context.Context, d time.Duration) error
+	// afterSend, when set (tests), runs after each send returns and before
+	// the ledger learns the outcome: the crash window that matters.
+	afterSend func(attendance.PushResult)
 }
 
 // NewPusher returns a pusher; log and m may be nil.
@@ -255,6 +258,9 @@ func (p *Pusher) pushOne(ctx context.Context, rec attendance.DailyRecord) (atten
 			p.m.SendTimes.Observe(time.Since(start).Seconds())
 		}
 		res.Attempts = attempts
+		if p.afterSend != nil {
+			p.afterSend(res)
+		}
 		last = res
 		var ce *CallError
 		var ns *notSentError
