@@ -16,6 +16,7 @@ import (
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
 	"github.com/attendance-pipeline/attnd/internal/daousim"
+	"github.com/attendance-pipeline/attnd/internal/match"
 )
 
 var kst = time.FixedZone("KST", 9*3600)
@@ -473,3 +474,9 @@ func TestTimeoutIsVerifiedThenResent(t *testing.T) {
 	}
 	checkMiddleDB(t, e.sim, recs)
 }
+
+// The client is the matcher's token source (with the 401 invalidation hook).
+var _ interface {
+	match.TokenSource
+	Invalidate(string)
+} = (*Client)(nil)
