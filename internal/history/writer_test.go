@@ -1,0 +1,113 @@
+package history
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/attendance-pipeline/attnd/internal/publish/kafkatest"
+)
+
+var errCrash = errors.New("crash between insert and commit")
+
+// TestWriterCrashBetweenInsertAndCommit publishes punches (some events twice,
+// as a re-sent file does) to kfake, runs the writer until its first insert,
+// kills it before the offset commit, restarts it, and checks that the history
+// holds every distinct event exactly once under FINAL.
+func TestWriterCrashBetweenInsertAndCommit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, conn, st := openTest(t)
+	topics := []string{TopicPunches, TopicRejects, TopicUnmatched, TopicFiles}
+	_, addr := kafkatest.Fake(t, 1, 3, topics)
+
+	ps := testPunches("hq", time.Date(2026, 3, 2, 8, 0, 0, 0, seoul), 1000)
+	var msgs []kafka.Message
+	for i := range ps {
+		b, err := json.Marshal(ps[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(ps[i].PartitionKey()), Value: b})
+	}
+	msgs = append(msgs, msgs[:150]...) // a re-sent part: other offsets, same events
+	kw := &kafka.Writer{Addr: kafka.TCP(addr), Topic: TopicPunches, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond}
+	if err := kw.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	kw.Close()
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	wcfg := WriterConfig{Brokers: []string{addr}, GroupID: "hist-" + cfg.Database, BatchRows: 200, BatchInterval: 100 * time.Millisecond}
+
+	// Run 1: the first batch is inserted, then the process "dies".
+	w1, err := NewWriter(st, wcfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crashed *batch
+	w1.afterInsert = func(b *batch) error { crashed = b; return errCrash }
+	if err := w1.Run(ctx); !errors.Is(err, errCrash) {
+		t.Fatalf("run 1: %v, want the crash", err)
+	}
+	if s := w1.Stats(); s.Batches != 1 || s.Commits != 0 || s.Rows == 0 {
+		t.Fatalf("run 1 stats %+v: want one inserted batch, no commit", s)
+	}
+	tbl := cfg.Database + ".punches"
+	if n := count(t, conn, "SELECT count() FROM "+tbl); n != uint64(len(crashed.msgs)) {
+		t.Fatalf("after the crash: %d rows, want the crashed batch's %d", n, len(crashed.msgs))
+	}
+
+	// Run 2: re-delivers the uncommitted batch and the rest.
+	w2, err := NewWriter(st, wcfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w2.Run(rctx) }()
+	for w2.Stats().Rows < int64(len(msgs)) {
+		select {
+		case err := <-done:
+			t.Fatalf("run 2 stopped early: %v (stats %+v)", err, w2.Stats())
+		case <-ctx.Done():
+			t.Fatalf("run 2 read %d of %d messages", w2.Stats().Rows, len(msgs))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("run 2: %v", err)
+	}
+	if n := count(t, conn, "SELECT count() FROM "+tbl+" FINAL"); n != uint64(len(ps)) {
+		t.Errorf("SELECT count() FROM punches FINAL = %d, want %d distinct events", n, len(ps))
+	}
+	if n := count(t, conn, "SELECT uniqExact(event_id) FROM "+tbl); n != uint64(len(ps)) {
+		t.Errorf("%d distinct event ids stored, want %d", n, len(ps))
+	}
+	// The re-delivered batch, same offsets, same token: no extra rows from it.
+	raw := count(t, conn, "SELECT count() FROM "+tbl)
+	if raw > uint64(len(msgs)) {
+		t.Errorf("%d raw rows for %d messages: the re-delivered batch was stored twice", raw, len(msgs))
+	}
+
+	// Run 3: everything was committed, nothing is delivered again.
+	w3, err := NewWriter(st, wcfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx3, stop3 := context.WithTimeout(ctx, 3*time.Second)
+	defer stop3()
+	if err := w3.Run(ctx3); err != nil {
+		t.Fatalf("run 3: %v", err)
+	}
+	if s := w3.Stats(); s.Rows != 0 {
+		t.Errorf("run 3 inserted %d rows after everything was committed", s.Rows)
+	}
+}
