@@ -168,4 +168,3 @@ func writeJSON(w io.Writer, t *Table) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
