@@ -414,13 +414,22 @@ func (c *Client) authed(ctx context.Context, mk func(ctx context.Context, tok st
 		if err != nil {
 			return status, body, err
 		}
-		if status == http.StatusUnauthorized && attempt == 0 {
+		if attempt == 0 && (status == http.StatusUnauthorized || envelopeCode(body) == "401") {
 			c.log.Info("push: token refused, renewing", "path", req.URL.Path)
 			c.Invalidate(tok)
 			continue
 		}
 		return status, body, nil
 	}
+}
+
+// envelopeCode is the envelope's code, "" when there is none.
+func envelopeCode(body []byte) string {
+	var env envelope
+	if json.Unmarshal(body, &env) != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(env.Code))
 }
 
 // Payload is the record body without credentials, and its content hash

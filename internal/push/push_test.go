@@ -480,3 +480,23 @@ var _ interface {
 	match.TokenSource
 	Invalidate(string)
 } = (*Client)(nil)
+
+func TestCode401InHTTP200RenewsToken(t *testing.T) {
+	first := true
+	e := newEnv(t, daousim.Options{}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == daousim.PathRecord && first {
+				first = false
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"code":401,"message":"Unauthorized","messageDetail":"token expired"}`))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	p, c, _ := e.pusher(t, e.cfg)
+	res, err := p.Push(context.Background(), days(1, 0))
+	if err != nil || res[0].Outcome != attendance.PushAccepted || c.TokensFetched() != 2 {
+		t.Fatalf("want renewal and acceptance: %+v %v tokens %d", res, err, c.TokensFetched())
+	}
+}
