@@ -111,3 +111,17 @@ func TestPushCommandStops(t *testing.T) {
 		t.Fatal("usage")
 	}
 }
+
+// The shipped compose config must load as pusher push reads it.
+func TestPushReadsComposeConfig(t *testing.T) {
+	cfg, state, err := loadPushConfig("../../deploy/compose/config/pusher.yaml", func(k string) (string, bool) {
+		v, ok := map[string]string{"DAOU_CLIENT_ID": "id", "DAOU_CLIENT_SECRET": "s"}[k]
+		return v, ok
+	})
+	if err != nil || state == "" || cfg.ClientID != "id" || cfg.Timeout == 0 {
+		t.Fatalf("compose config: %+v state %q: %v", cfg, state, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
