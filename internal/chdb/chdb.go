@@ -214,7 +214,25 @@ type Session struct {
 	lib  *lib
 	conn unsafe.Pointer // chdb_connection* from chdb_connect
 	path string
+	db   string // current database of the connection as far as known; "" = unknown
 	log  *slog.Logger
+}
+
+// Setting is one ClickHouse setting (or query parameter) by name and value.
+type Setting struct {
+	Name, Value string
+}
+
+// Options are the per-query choices of QueryWith.
+type Options struct {
+	// Database is made current before the query ("USE db"); "" leaves the
+	// connection's current database as it is.
+	Database string
+	// Settings apply to this query only: set before it and reset to their
+	// defaults after it, while the session is held.
+	Settings []Setting
+	// Params are query parameters, the values of {name:Type} placeholders.
+	Params []Setting
 }
 
 // Open starts the engine with its data under dataPath (created if missing)
@@ -265,7 +283,7 @@ func Open(ctx context.Context, dataPath string, log *slog.Logger) (*Session, err
 		return nil, fmt.Errorf("chdb: connect with --path=%s failed", abs)
 	}
 	isOpen = true
-	s := &Session{lib: l, conn: conn, path: abs, log: log}
+	s := &Session{lib: l, conn: conn, path: abs, log: log, db: "default"}
 	log.Info("chdb: engine started", "path", abs, "lib", libPath, "took", time.Since(start).Round(time.Millisecond))
 	return s, nil
 }
@@ -279,8 +297,32 @@ func (s *Session) Path() string { return s.path }
 // before the query starts and while it waits for the session: a running
 // query is not interrupted.
 func (s *Session) Query(ctx context.Context, query []byte, format string) (*Result, error) {
+	return s.QueryWith(ctx, query, format, Options{})
+}
+
+var nameRx = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// QuoteString renders v as a ClickHouse string literal.
+func QuoteString(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// QuoteIdent renders name as a ClickHouse identifier in backquotes.
+func QuoteIdent(name string) string {
+	return "`" + strings.NewReplacer(`\`, `\\`, "`", "\\`").Replace(name) + "`"
+}
+
+// QueryWith is Query with a database, settings and query parameters for this
+// one query. All statements it runs hold the session, so no other query sees
+// the settings.
+func (s *Session) QueryWith(ctx context.Context, query []byte, format string, opt Options) (*Result, error) {
 	if format == "" {
 		format = "TabSeparated"
+	}
+	for _, st := range append(append([]Setting(nil), opt.Settings...), opt.Params...) {
+		if !nameRx.MatchString(st.Name) {
+			return nil, &Error{Code: 115, Name: "UNKNOWN_SETTING", Message: fmt.Sprintf("Code: 115. DB::Exception: Bad setting or parameter name %q. (UNKNOWN_SETTING)", st.Name)}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -293,6 +335,54 @@ func (s *Session) Query(ctx context.Context, query []byte, format string) (*Resu
 	if s.conn == nil {
 		return nil, ErrClosed
 	}
+	if opt.Database != "" && opt.Database != s.db {
+		if _, err := s.run([]byte("USE "+QuoteIdent(opt.Database)), "TabSeparated"); err != nil {
+			s.db = ""
+			return nil, err
+		}
+		s.db = opt.Database
+	}
+	var applied []string
+	defer func() {
+		for _, name := range applied {
+			if _, err := s.run([]byte("SET "+name+" = DEFAULT"), "TabSeparated"); err != nil {
+				s.log.Warn("chdb: reset setting", "setting", name, "err", err)
+			}
+		}
+	}()
+	for _, st := range opt.Settings {
+		if _, err := s.run([]byte("SET "+st.Name+" = "+QuoteString(st.Value)), "TabSeparated"); err != nil {
+			return nil, err
+		}
+		applied = append(applied, st.Name)
+	}
+	for _, p := range opt.Params {
+		if _, err := s.run([]byte("SET param_"+p.Name+" = "+QuoteString(p.Value)), "TabSeparated"); err != nil {
+			return nil, err
+		}
+	}
+	if changesDatabase(query) {
+		s.db = ""
+	}
+	return s.run(query, format)
+}
+
+// changesDatabase tells whether a statement may change the current database
+// (a USE, or several statements of which one may be).
+func changesDatabase(q []byte) bool {
+	head := strings.TrimSpace(string(q[:min(len(q), 64)]))
+	return len(head) >= 3 && strings.EqualFold(head[:3], "use") || bytesContainSemicolonStatement(q)
+}
+
+func bytesContainSemicolonStatement(q []byte) bool {
+	// Only the query text matters, not inline INSERT data: look before any
+	// FORMAT clause's data, which cannot be told apart cheaply; so look at
+	// the first 4 KiB.
+	return strings.Contains(string(q[:min(len(q), 4096)]), ";") && !strings.HasPrefix(strings.ToUpper(strings.TrimSpace(string(q[:min(len(q), 16)]))), "INSERT")
+}
+
+// run executes one statement; the caller holds s.mu.
+func (s *Session) run(query []byte, format string) (*Result, error) {
 	conn := *(*unsafe.Pointer)(s.conn) // chdb_connection from chdb_connection*
 	q := make([]byte, len(query)+1)    // NUL-terminated copy: the engine may read past len
 	copy(q, query)

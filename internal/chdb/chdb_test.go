@@ -76,6 +76,32 @@ func TestSession(t *testing.T) {
 		t.Fatalf("select = %q", r.Data)
 	}
 
+	// Database, settings and parameters for one query only.
+	r, err = s.QueryWith(ctx, []byte("SELECT currentDatabase(), getSetting('max_threads'), {p:String}"), "TabSeparated", Options{
+		Database: "t",
+		Settings: []Setting{{"max_threads", "3"}},
+		Params:   []Setting{{"p", "it's"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Data) != "t\t3\tit\\'s\n" {
+		t.Fatalf("QueryWith = %q", r.Data)
+	}
+	r, err = s.QueryWith(ctx, []byte("SELECT currentDatabase(), changed FROM system.settings WHERE name = 'max_threads'"), "TabSeparated", Options{Database: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Data) != "default\t0\n" {
+		t.Fatalf("after QueryWith = %q", r.Data)
+	}
+	if _, err := s.QueryWith(ctx, []byte("SELECT 1"), "", Options{Settings: []Setting{{"no_such_setting_x", "1"}}}); !errors.As(err, &ce) || ce.Code != 115 {
+		t.Fatalf("unknown setting: %v", err)
+	}
+	if _, err := s.QueryWith(ctx, []byte("SELECT 1"), "", Options{Settings: []Setting{{"x; DROP", "1"}}}); !errors.As(err, &ce) || ce.Code != 115 {
+		t.Fatalf("bad setting name: %v", err)
+	}
+
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := s.Query(cctx, []byte("SELECT 1"), "CSV"); !errors.Is(err, context.Canceled) {
