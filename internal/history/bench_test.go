@@ -15,7 +15,7 @@ import (
 // inserts other events (so no merge collapses them) and only the inserts are
 // timed. Reports rows/s.
 func BenchmarkInsertPunches(b *testing.B) {
-	for _, size := range []int{1_000, 10_000, 50_000} {
+	for _, size := range []int{1_000, 10_000, 50_000, 200_000} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			ctx := context.Background()
 			cfg, conn, st := openTest(b)
