@@ -49,6 +49,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	chcompress "github.com/ClickHouse/ch-go/compress"
@@ -74,7 +75,12 @@ type Handler struct {
 	log      *slog.Logger
 	version  string
 	timezone string
+	down     atomic.Bool
 }
+
+// SetDown makes every request fail with 503 as an unreachable server would
+// (fault tests); false restores service.
+func (h *Handler) SetDown(down bool) { h.down.Store(down) }
 
 // NewHandler asks the engine for its version and time zone (reported to
 // clients) and returns the handler.
@@ -166,6 +172,10 @@ var (
 )
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.down.Load() {
+		h.fail(w, r, http.StatusServiceUnavailable, &chdb.Error{Code: 210, Name: "NETWORK_ERROR", Message: "server is down (fault switch)"})
+		return
+	}
 	switch r.URL.Path {
 	case "/ping", "/replicas_status":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

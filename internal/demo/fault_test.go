@@ -26,14 +26,15 @@ import (
 )
 
 // TestPusherKill9 kills the pusher process (kill -9) at random points over
-// many runs while the Daou simulator fails part of the time, then lets it
-// finish: the history holds exactly the generated punches (punches FINAL),
+// many runs while the Daou simulator fails part of the time, takes ClickHouse
+// away for a minute and then the broker for a minute under a running pusher,
+// then lets it finish: the history holds exactly the generated punches (punches FINAL),
 // every expected working day is in Daou's middle database with the right
 // times, and the simulator counted zero identical resends.
 func TestPusherKill9(t *testing.T) {
 	root := kafkatest.RepoRoot(t)
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	loc, _ := time.LoadLocation("Asia/Seoul")
 	gen := filepath.Join(dir, "sample")
@@ -140,6 +141,28 @@ sources:
 		cmd.Wait()
 	}
 	sim.SetFault(daousim.Fault{Kind: daousim.FaultNone})
+
+	// A minute without ClickHouse, then a minute without the broker, each
+	// with a pusher running through it and killed at the end.
+	for _, outage := range []struct {
+		name string
+		set  func(bool)
+	}{{"clickhouse", stack.SetClickHouseDown}, {"kafka", stack.SetKafkaDown}} {
+		cmd := start()
+		time.Sleep(time.Duration(500+rng.IntN(1000)) * time.Millisecond)
+		outage.set(true)
+		time.Sleep(time.Minute)
+		if !alive(cmd.Process.Pid) {
+			t.Errorf("the pusher exited during the %s outage instead of riding it out", outage.name)
+		}
+		outage.set(false)
+		time.Sleep(time.Duration(500+rng.IntN(3000)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
+			kills++
+		}
+		cmd.Wait()
+		t.Logf("%s down for a minute under a running pusher, then kill -9", outage.name)
+	}
 	t.Logf("killed the pusher %d times; %d records in Daou so far", kills, len(sim.Records()))
 
 	final := start()
@@ -187,4 +210,14 @@ sources:
 	if int(n) != truth.Punches {
 		t.Errorf("punches FINAL = %d, generated %d", n, truth.Punches)
 	}
+}
+
+// alive reports whether pid runs (not exited, not a zombie awaiting Wait).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }

@@ -14,11 +14,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -47,12 +49,14 @@ type Stack struct {
 	ClickHouseHTTP string `json:"clickhouse_http"`
 	Daou           string `json:"daou,omitempty"`
 
-	kafka  *kfake.Cluster
-	sess   *chdb.Session
-	ch     *chserver.Server
-	daou   *http.Server
-	dir    string
-	closed bool
+	kafka     *kfake.Cluster
+	chh       *chserver.Handler
+	sess      *chdb.Session
+	ch        *chserver.Server
+	daou      *http.Server
+	dir       string
+	closed    bool
+	kafkaDown atomic.Bool
 }
 
 // Start starts the engines and writes DIR/stack.json.
@@ -88,6 +92,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return fail(fmt.Errorf("devstack: clickhouse http: %w", err))
 	}
+	s.chh = h
 	if s.ch, err = chserver.Listen(ctx, fmt.Sprintf("127.0.0.1:%d", cfg.ClickHousePort), h, cfg.Log); err != nil {
 		return fail(err)
 	}
@@ -107,6 +112,30 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return fail(fmt.Errorf("devstack: %w", err))
 	}
 	return s, nil
+}
+
+// SetClickHouseDown makes the ClickHouse front answer 503 to everything
+// (fault tests) until called with false.
+func (s *Stack) SetClickHouseDown(down bool) { s.chh.SetDown(down) }
+
+// SetKafkaDown makes the broker drop every request (as if it were stopped)
+// until called with false. kfake cannot stop and keep its data, so this is
+// how a broker outage is simulated.
+func (s *Stack) SetKafkaDown(down bool) {
+	if !down {
+		s.kafkaDown.Store(false)
+		return
+	}
+	if s.kafkaDown.Swap(true) {
+		return
+	}
+	s.kafka.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		if s.kafkaDown.Load() {
+			s.kafka.KeepControl()
+			return nil, errors.New("devstack: broker down (fault switch)"), true
+		}
+		return nil, nil, false
+	})
 }
 
 // Close stops everything and removes stack.json. The ClickHouse data stays.

@@ -189,9 +189,9 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 			cancel()
 			return fail(err)
 		}
-		run("history writer", func() error { return w.Run(rctx) })
+		run("history writer", supervise(rctx, log, "history writer", func() error { return w.Run(rctx) }))
 	}
-	run("pusher", func() error { return p.Run(rctx, dialer) })
+	run("pusher", supervise(rctx, log, "pusher", func() error { return p.Run(rctx, dialer) }))
 	go func() {
 		var first error
 		for range n {
@@ -215,6 +215,36 @@ type ledgerSender struct {
 func (s ledgerSender) Pushed(_ context.Context, emp, day string) (bool, error) {
 	_, ok, err := s.ledger.Accepted(emp, day)
 	return ok, err
+}
+
+// supervise restarts f after a failure (ClickHouse or Kafka unreachable,
+// a commit refused by a rebalance) with backoff, so an outage of a
+// dependency never ends the daemon; uncommitted work is re-delivered. Only a
+// Daou configuration error (901/902/904) or the end of ctx stops it.
+func supervise(ctx context.Context, log *slog.Logger, name string, f func() error) func() error {
+	return func() error {
+		backoff := time.Second
+		for {
+			start := time.Now()
+			err := f()
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err == nil || errors.Is(err, push.ErrConfig) {
+				return err
+			}
+			if time.Since(start) > time.Minute {
+				backoff = time.Second
+			}
+			log.Warn("component failed, restarting", obs.KeyComponent, name, "in", backoff.String(), obs.KeyError, err.Error())
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 30*time.Second)
+		}
+	}
 }
 
 func ensureTopic(ctx context.Context, cfg Config, transport *kafka.Transport) error {
