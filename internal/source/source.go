@@ -12,8 +12,8 @@ import (
 
 // File is a candidate drop as the source sees it.
 type File struct {
-	Source  string    // source name
-	Path    string    // path inside the source (absolute for dir, server path for ftp)
+	Source  string // source name
+	Path    string // path inside the source (absolute for dir, server path for ftp)
 	Size    int64
 	ModTime time.Time // in the site's zone
 }
