@@ -106,12 +106,25 @@ sources:
 	u, _ := url.Parse(stack.ClickHouseHTTP)
 	cfgPath := filepath.Join(dir, "pusher.yaml")
 	cfg := fmt.Sprintf(pusherYAML, filepath.Join(dir, "pusher-state"), stack.Kafka, u.Host, database, stack.Daou, clientID, filepath.Join(gen, "roster.csv"))
-	cfg = strings.Replace(cfg, "batch_interval: 200ms", "batch_interval: 50ms\nbatch_rows: 40", 1) // many small batches: more places to die in
+	cfg = strings.Replace(cfg, "batch_interval: 200ms", "batch_interval: 50ms\nbatch_rows: 40\nlog: {level: debug}", 1) // many small batches: more places to die in
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs, _ := os.Create(filepath.Join(dir, "pusher.log"))
+	logPath := filepath.Join(dir, "pusher.log")
+	logs, _ := os.Create(logPath)
 	defer logs.Close()
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			keep := filepath.Join(os.TempDir(), "attnd-fault-pusher.log")
+			os.WriteFile(keep, b, 0o644)
+			t.Logf("whole pusher log kept in %s", keep)
+			if len(b) > 40000 {
+				b = b[len(b)-40000:]
+			}
+			t.Logf("pusher log (tail):\n%s", b)
+		}
+	}()
 	start := func() *exec.Cmd {
 		cmd := exec.CommandContext(ctx, bin, "run", "--config", cfgPath)
 		cmd.Dir = root

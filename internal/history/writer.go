@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
+	"github.com/attendance-pipeline/attnd/internal/obs"
 )
 
 // Default topics and consumer settings of the history writer.
@@ -102,7 +103,7 @@ func NewWriter(store *Store, cfg WriterConfig, log *slog.Logger) (*Writer, error
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Writer{Store: store, cfg: cfg.withDefaults(), log: log.With("component", "history")}, nil
+	return &Writer{Store: store, cfg: cfg.withDefaults(), log: log.With(obs.KeyStage, "history")}, nil
 }
 
 // Stats are the writer's counters since it was created.
@@ -147,6 +148,8 @@ func (w *Writer) Run(ctx context.Context) error {
 		MaxBytes:       16 << 20,
 		MaxWait:        maxWait,
 		CommitInterval: 0, // synchronous commits, only after the insert
+		Logger:         kafka.LoggerFunc(obs.Printf(w.log, slog.LevelDebug, "kafka")),
+		ErrorLogger:    kafka.LoggerFunc(obs.Printf(w.log, slog.LevelWarn, "kafka")),
 	})
 	defer r.Close()
 

@@ -28,7 +28,8 @@ import (
 
 // The one field set of structured logs.
 const (
-	KeyComponent = "component"
+	KeyComponent = "component" // the process: ingest, pusher, devstack
+	KeyStage     = "stage"     // a part inside it: history, pusher, directory, kafka
 	KeySource    = "source"
 	KeyFile      = "file"
 	KeySHA256    = "sha256"
@@ -40,6 +41,16 @@ const (
 // NewLogger returns a JSON slog logger writing to w at level, with component set.
 func NewLogger(w io.Writer, level slog.Level, component string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With(KeyComponent, component)
+}
+
+// Printf adapts log to the printf-style loggers of libraries (kafka-go's
+// ErrorLogger), at level and with the stage field set, so their messages
+// (a coordinator that cannot be reached, a partition read failing) are in
+// the same structured log instead of lost.
+func Printf(log *slog.Logger, level slog.Level, stage string) func(string, ...any) {
+	return func(format string, args ...any) {
+		log.Log(context.Background(), level, fmt.Sprintf(format, args...), KeyStage, stage)
+	}
 }
 
 // ParseLevel maps debug|info|warn|error ("" = info) to a slog level.

@@ -260,6 +260,7 @@ func New(cfg Config, logger *slog.Logger, metrics *obs.IngestMetrics) (*Publishe
 		WriteTimeout:    cfg.WriteTimeout,
 		ReadTimeout:     cfg.WriteTimeout,
 		Transport:       tr,
+		ErrorLogger:     kafka.LoggerFunc(obs.Printf(logger, slog.LevelWarn, "kafka")),
 	}
 	dialer, err := cfg.Dialer()
 	if err != nil {

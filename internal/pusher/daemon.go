@@ -122,7 +122,7 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 	unmatchedW := &kafka.Writer{
 		Addr: kafka.TCP(cfg.Kafka.Brokers...), Topic: cfg.UnmatchedTopic, Transport: transport,
 		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond,
-		Compression: kafka.Lz4,
+		Compression: kafka.Lz4, ErrorLogger: kafka.LoggerFunc(obs.Printf(log, slog.LevelWarn, "kafka")),
 	}
 	d.closers = append(d.closers, unmatchedW.Close)
 
@@ -184,7 +184,7 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 			Brokers: cfg.Kafka.Brokers, GroupID: cfg.History.GroupID, Dialer: dialer,
 			Topics:    history.Topics{Punches: cfg.Kafka.Topics.Punches, Rejects: cfg.Kafka.Topics.Rejects, Files: cfg.Kafka.Topics.Files, Unmatched: cfg.UnmatchedTopic},
 			BatchRows: cfg.History.BatchRows, BatchInterval: cfg.History.BatchInterval,
-		}, log.With(obs.KeyComponent, "history"))
+		}, log)
 		if err != nil {
 			cancel()
 			return fail(err)
@@ -236,7 +236,7 @@ func supervise(ctx context.Context, log *slog.Logger, name string, f func() erro
 			if time.Since(start) > time.Minute {
 				backoff = time.Second
 			}
-			log.Warn("component failed, restarting", obs.KeyComponent, name, "in", backoff.String(), obs.KeyError, err.Error())
+			log.Warn("component failed, restarting", obs.KeyStage, name, "in", backoff.String(), obs.KeyError, err.Error())
 			select {
 			case <-ctx.Done():
 				return nil

@@ -375,6 +375,8 @@ func (p *Pusher) Run(ctx context.Context, dialer *kafka.Dialer) error {
 		MaxBytes:       16 << 20,
 		MaxWait:        min(c.BatchInterval, 500*time.Millisecond),
 		CommitInterval: 0, // synchronous, only after the batch's effects are durable
+		Logger:         kafka.LoggerFunc(obs.Printf(p.log, slog.LevelDebug, "kafka")),
+		ErrorLogger:    kafka.LoggerFunc(obs.Printf(p.log, slog.LevelWarn, "kafka")),
 	})
 	defer r.Close()
 

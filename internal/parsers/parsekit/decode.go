@@ -49,7 +49,7 @@ func DecodeText(r io.Reader) (io.Reader, string, error) {
 		return br, EncUTF8, nil
 	}
 	if cp949Clean(head, full) {
-		return transform.NewReader(br, korean.EUCKR.NewDecoder()), EncCP949, nil
+		return transform.NewReader(br, newCP949Decoder()), EncCP949, nil
 	}
 	return nil, "", ErrNotText
 }

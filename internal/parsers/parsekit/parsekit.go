@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"time"
@@ -63,6 +64,38 @@ type Options struct {
 
 	MaxLineBytes  int // 0 = DefaultMaxLineBytes
 	MaxFieldBytes int // 0 = DefaultMaxFieldBytes
+
+	cards *cardCache // per parse (WithDefaults resets it): masked and hashed cards
+}
+
+// cardCache remembers the masked form and keyed hash of the cards of one
+// parse: a file holds the same few hundred cards many times, and the HMAC
+// is the largest cost of a row. Bounded, so memory stays flat.
+type cardCache struct {
+	mac  hash.Hash // HMAC-SHA256 with the site's key; Reset restores the keyed state
+	sum  [sha256.Size]byte
+	seen map[string]cardForms
+}
+
+type cardForms struct{ masked, hash string }
+
+const cardCacheMax = 4096
+
+func (c *cardCache) forms(card string, keyed bool) cardForms {
+	if f, ok := c.seen[card]; ok {
+		return f
+	}
+	f := cardForms{masked: attendance.MaskCard(card)}
+	if keyed {
+		c.mac.Reset()
+		c.mac.Write([]byte(card))
+		f.hash = hex.EncodeToString(c.mac.Sum(c.sum[:0]))
+	}
+	if len(c.seen) >= cardCacheMax {
+		clear(c.seen)
+	}
+	c.seen[strings.Clone(card)] = f // a clone: the key must not pin the whole line
+	return f
 }
 
 // WithDefaults fills zero values: Asia/Seoul, default codes and limits.
@@ -79,6 +112,7 @@ func (o Options) WithDefaults() Options {
 	if o.MaxFieldBytes <= 0 {
 		o.MaxFieldBytes = DefaultMaxFieldBytes
 	}
+	o.cards = nil // never shared between parses (they may run concurrently)
 	return o
 }
 
@@ -156,6 +190,16 @@ type Row struct {
 // has a key), and the event id is derived from content.
 func (o *Options) Build(r Row) attendance.Punch {
 	card := NormalizeCard(r.Card)
+	var forms cardForms
+	if card != "" {
+		if o.cards == nil {
+			o.cards = &cardCache{seen: map[string]cardForms{}}
+			if len(o.CardKey) > 0 {
+				o.cards.mac = hmac.New(sha256.New, o.CardKey)
+			}
+		}
+		forms = o.cards.forms(card, len(o.CardKey) > 0)
+	}
 	p := attendance.Punch{
 		Vendor:     r.Vendor,
 		Layout:     r.Layout,
@@ -163,16 +207,14 @@ func (o *Options) Build(r Row) attendance.Punch {
 		OccurredAt: r.At,
 		EmployeeNo: r.EmployeeNo,
 		Name:       r.Name,
-		CardMasked: attendance.MaskCard(card),
+		CardMasked: forms.masked,
+		CardHash:   forms.hash,
 		Mode:       r.Mode,
 		RawMode:    r.RawMode,
 		Device:     r.Device,
 		AuthOK:     r.AuthOK,
 		SourceFile: o.File,
 		SourceLine: r.Line,
-	}
-	if card != "" && len(o.CardKey) > 0 {
-		p.CardHash = CardHash(o.CardKey, card)
 	}
 	p.EventID = attendance.EventID(o.Site, r.Vendor, r.At, r.EmployeeNo, card, r.Mode, r.RawMode, r.Device, r.AuthOK)
 	return p
