@@ -406,7 +406,7 @@ func TestAlerts(t *testing.T) {
 		"unmatched people":               "attnd_unmatched_people",
 		"Daou 903 blocked":               `result="blocked"`,
 		"Daou 905 rate":                  `result="rate_limited"`,
-		"consumer lag":                   "deriv(sum by (group, topic) (attnd_consumer_lag)",
+		"consumer lag":                   "deriv(max by (group, topic) (attnd_consumer_lag)",
 		"ingest down":                    `up{job="attnd-ingest"}`,
 		"pusher down":                    `up{job="attnd-pusher"}`,
 	} {

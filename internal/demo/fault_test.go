@@ -107,6 +107,7 @@ sources:
 	cfgPath := filepath.Join(dir, "pusher.yaml")
 	cfg := fmt.Sprintf(pusherYAML, filepath.Join(dir, "pusher-state"), stack.Kafka, u.Host, database, stack.Daou, clientID, filepath.Join(gen, "roster.csv"))
 	cfg = strings.Replace(cfg, "batch_interval: 200ms", "batch_interval: 50ms\nbatch_rows: 40\nlog: {level: debug}", 1) // many small batches: more places to die in
+	cfg = strings.Replace(cfg, "  partitions: 6\n", "  partitions: 6\n  stall_timeout: 20s\n", 1)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
+	"github.com/attendance-pipeline/attnd/internal/consume"
 	"github.com/attendance-pipeline/attnd/internal/obs"
 )
 
@@ -38,6 +39,10 @@ type WriterConfig struct {
 	BatchInterval time.Duration `yaml:"batch_interval"`
 	// Dialer carries SASL and TLS for production brokers (publish.Config.Dialer); nil dials plain TCP.
 	Dialer *kafka.Dialer `yaml:"-"`
+	// Transport carries the same for the group-lag queries; nil is plain TCP.
+	Transport *kafka.Transport `yaml:"-"`
+	// StallTimeout: see consume.Config; 0 is consume.DefaultStallTimeout.
+	StallTimeout time.Duration `yaml:"-"`
 }
 
 // Topics names the four topics the writer consumes; empty means the default.
@@ -138,40 +143,13 @@ func (b *batch) token() string {
 func (w *Writer) Run(ctx context.Context) error {
 	c := w.cfg
 	maxWait := min(max(c.BatchInterval/2, 10*time.Millisecond), 500*time.Millisecond)
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        c.Brokers,
-		GroupID:        c.GroupID,
-		Dialer:         c.Dialer,
-		GroupTopics:    []string{c.Topics.Punches, c.Topics.Rejects, c.Topics.Unmatched, c.Topics.Files},
-		StartOffset:    kafka.FirstOffset,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        maxWait,
-		CommitInterval: 0, // synchronous commits, only after the insert
-		Logger:         kafka.LoggerFunc(obs.Printf(w.log, slog.LevelDebug, "kafka")),
-		ErrorLogger:    kafka.LoggerFunc(obs.Printf(w.log, slog.LevelWarn, "kafka")),
+	r := consume.Start(ctx, consume.Config{
+		Brokers: c.Brokers, GroupID: c.GroupID, Dialer: c.Dialer, Transport: c.Transport,
+		Topics:  []string{c.Topics.Punches, c.Topics.Rejects, c.Topics.Unmatched, c.Topics.Files},
+		MaxWait: maxWait, Buffer: 4096, StallTimeout: c.StallTimeout, Log: w.log,
 	})
 	defer r.Close()
-
-	fctx, stopFetch := context.WithCancel(ctx)
-	defer stopFetch()
-	msgs := make(chan kafka.Message, 4096)
-	fetchErr := make(chan error, 1)
-	go func() {
-		for {
-			m, err := r.FetchMessage(fctx)
-			if err != nil {
-				fetchErr <- err
-				return
-			}
-			select {
-			case msgs <- m:
-			case <-fctx.Done():
-				fetchErr <- fctx.Err()
-				return
-			}
-		}
-	}()
+	msgs, fetchErr := r.Messages(), r.Errors()
 
 	pending := map[batchKey]*batch{}
 	tickEvery := c.BatchInterval / 4
@@ -218,7 +196,7 @@ func (w *Writer) Run(ctx context.Context) error {
 			}
 		case err := <-fetchErr:
 			if ctx.Err() == nil {
-				return fmt.Errorf("history writer: fetch: %w", err)
+				return fmt.Errorf("history writer: %w", err)
 			}
 			// Shutting down: store and commit what was fetched, with a
 			// bounded context of its own.
@@ -245,7 +223,7 @@ func (w *Writer) Run(ctx context.Context) error {
 }
 
 // flush inserts one batch and then commits its offsets.
-func (w *Writer) flush(ctx context.Context, r *kafka.Reader, b *batch) error {
+func (w *Writer) flush(ctx context.Context, r *consume.Reader, b *batch) error {
 	tok := b.token()
 	n, err := w.insert(ctx, b, tok)
 	if err != nil {
@@ -258,7 +236,7 @@ func (w *Writer) flush(ctx context.Context, r *kafka.Reader, b *batch) error {
 			return err
 		}
 	}
-	if err := r.CommitMessages(ctx, b.msgs[len(b.msgs)-1]); err != nil {
+	if err := r.Commit(ctx, b.msgs[len(b.msgs)-1]); err != nil {
 		// The rows are stored; an uncommitted batch is re-delivered and
 		// collapses by token or key. Only a stopped context is fatal.
 		if ctx.Err() != nil {

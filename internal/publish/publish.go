@@ -77,8 +77,12 @@ type Config struct {
 	BatchTimeout      time.Duration `yaml:"batch_timeout"` // default 10ms
 	WriteTimeout      time.Duration `yaml:"write_timeout"` // default 30s
 	Retries           int           `yaml:"retries"`       // attempts per chunk beyond kafka-go's own; default 8
-	SASL              SASL          `yaml:"sasl"`
-	TLS               TLS           `yaml:"tls"`
+	// StallTimeout (consumers only: pusher and history writer) restarts a
+	// group reader that fetched nothing this long while its group has lag
+	// nobody consumes; default 2m, negative disables.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
+	SASL         SASL          `yaml:"sasl"`
+	TLS          TLS           `yaml:"tls"`
 }
 
 // WithDefaults fills zero values.

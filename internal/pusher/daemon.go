@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
+	"github.com/attendance-pipeline/attnd/internal/consume"
 	"github.com/attendance-pipeline/attnd/internal/history"
 	"github.com/attendance-pipeline/attnd/internal/match"
 	"github.com/attendance-pipeline/attnd/internal/obs"
@@ -181,7 +182,7 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 	})
 	if cfg.History.On() {
 		w, err := history.NewWriter(store, history.WriterConfig{
-			Brokers: cfg.Kafka.Brokers, GroupID: cfg.History.GroupID, Dialer: dialer,
+			Brokers: cfg.Kafka.Brokers, GroupID: cfg.History.GroupID, Dialer: dialer, Transport: transport, StallTimeout: cfg.Kafka.StallTimeout,
 			Topics:    history.Topics{Punches: cfg.Kafka.Topics.Punches, Rejects: cfg.Kafka.Topics.Rejects, Files: cfg.Kafka.Topics.Files, Unmatched: cfg.UnmatchedTopic},
 			BatchRows: cfg.History.BatchRows, BatchInterval: cfg.History.BatchInterval,
 		}, log)
@@ -191,7 +192,12 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 		}
 		run("history writer", supervise(rctx, log, "history writer", func() error { return w.Run(rctx) }))
 	}
-	run("pusher", supervise(rctx, log, "pusher", func() error { return p.Run(rctx, dialer) }))
+	groups := map[string][]string{cfg.GroupID: {cfg.Kafka.Topics.Punches}}
+	if cfg.History.On() {
+		groups[cfg.History.GroupID] = []string{cfg.Kafka.Topics.Punches, cfg.Kafka.Topics.Rejects, cfg.Kafka.Topics.Files, cfg.UnmatchedTopic}
+	}
+	go watchLag(rctx, &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Transport: transport, Timeout: 10 * time.Second}, groups, p.m.Lag, log)
+	run("pusher", supervise(rctx, log, "pusher", func() error { return p.Run(rctx, dialer, transport) }))
 	go func() {
 		var first error
 		for range n {
@@ -293,4 +299,35 @@ func (d *Daemon) closeAll() error {
 	}
 	d.closers = nil
 	return errors.Join(errs...)
+}
+
+// watchLag sets attnd_consumer_lag for each group and topic every 10 s from
+// the committed and end offsets on the broker (kafka-go's group reader
+// reports no lag of its own).
+func watchLag(ctx context.Context, client *kafka.Client, groups map[string][]string, g *prometheus.GaugeVec, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		for group, topics := range groups {
+			qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			parts, err := consume.GroupLag(qctx, client, group, topics)
+			cancel()
+			if err != nil {
+				log.DebugContext(ctx, "lag query failed", "group", group, obs.KeyError, err.Error())
+				continue
+			}
+			sum := map[string]int64{}
+			for _, p := range parts {
+				sum[p.Topic] += p.End - p.Committed
+			}
+			for topic, n := range sum {
+				g.WithLabelValues(group, topic).Set(float64(n))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
+	"github.com/attendance-pipeline/attnd/internal/consume"
 	"github.com/attendance-pipeline/attnd/internal/derive"
 	"github.com/attendance-pipeline/attnd/internal/history"
 	"github.com/attendance-pipeline/attnd/internal/match"
@@ -363,46 +364,17 @@ func (p *Pusher) record(ctx context.Context, days []attendance.DailyRecord, resu
 // cancelled. A failed batch is retried with backoff (ClickHouse, Kafka or
 // Daou down) without committing; 903 pauses pushing for BlockedPause; a
 // configuration error from Daou (901/902/904) stops Run with that error.
-func (p *Pusher) Run(ctx context.Context, dialer *kafka.Dialer) error {
+func (p *Pusher) Run(ctx context.Context, dialer *kafka.Dialer, transport *kafka.Transport) error {
 	c := p.cfg
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        c.Kafka.Brokers,
-		GroupID:        c.GroupID,
-		Topic:          c.Kafka.Topics.Punches,
-		Dialer:         dialer,
-		StartOffset:    kafka.FirstOffset,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        min(c.BatchInterval, 500*time.Millisecond),
-		CommitInterval: 0, // synchronous, only after the batch's effects are durable
-		Logger:         kafka.LoggerFunc(obs.Printf(p.log, slog.LevelDebug, "kafka")),
-		ErrorLogger:    kafka.LoggerFunc(obs.Printf(p.log, slog.LevelWarn, "kafka")),
+	r := consume.Start(ctx, consume.Config{
+		Brokers: c.Kafka.Brokers, GroupID: c.GroupID, Topics: []string{c.Kafka.Topics.Punches},
+		Dialer: dialer, Transport: transport, MaxWait: min(c.BatchInterval, 500*time.Millisecond),
+		Buffer: c.BatchRows, StallTimeout: c.Kafka.StallTimeout, Log: p.log,
 	})
 	defer r.Close()
-
-	msgs := make(chan kafka.Message, c.BatchRows)
-	fetchErr := make(chan error, 1)
-	fctx, stopFetch := context.WithCancel(ctx)
-	defer stopFetch()
-	go func() {
-		for {
-			m, err := r.FetchMessage(fctx)
-			if err != nil {
-				fetchErr <- err
-				return
-			}
-			select {
-			case msgs <- m:
-			case <-fctx.Done():
-				fetchErr <- fctx.Err()
-				return
-			}
-		}
-	}()
+	msgs, fetchErr := r.Messages(), r.Errors()
 
 	p.log.InfoContext(ctx, "pusher started", "group", c.GroupID, "topic", c.Kafka.Topics.Punches, "brokers", c.Kafka.Brokers)
-	lagTick := time.NewTicker(5 * time.Second)
-	defer lagTick.Stop()
 	for {
 		var batch []kafka.Message
 		select {
@@ -413,9 +385,6 @@ func (p *Pusher) Run(ctx context.Context, dialer *kafka.Dialer) error {
 				return nil
 			}
 			return fmt.Errorf("fetch punches: %w", err)
-		case <-lagTick.C:
-			p.m.Lag.WithLabelValues(c.GroupID, c.Kafka.Topics.Punches).Set(float64(r.Stats().Lag))
-			continue
 		}
 		deadline := time.NewTimer(c.BatchInterval)
 	fill:
@@ -436,7 +405,7 @@ func (p *Pusher) Run(ctx context.Context, dialer *kafka.Dialer) error {
 			}
 			return err
 		}
-		if err := r.CommitMessages(ctx, batch...); err != nil {
+		if err := r.Commit(ctx, batch...); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
