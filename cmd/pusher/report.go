@@ -16,13 +16,13 @@ import (
 //
 //	pusher report daily|late|missing|weekly-hours|gates|unmatched --config FILE
 //	    [--from YYYY-MM-DD --to YYYY-MM-DD] [--site S] [--employee E]
-//	    [--format table|csv|json] [--late-after 09:00]
+//	    [--format table|csv|json] [--late-after 09:00] [--late-until 18:00]
 //
 // --from/--to default to the first day of the current month and today
 // (local time). Exit 0 on success, 1 when the query fails, 2 on bad usage.
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	usage := "usage: pusher report " + strings.Join(report.Names(), "|") +
-		" --config FILE [--from YYYY-MM-DD --to YYYY-MM-DD --site S --employee E --format table|csv|json --late-after HH:MM]"
+		" --config FILE [--from YYYY-MM-DD --to YYYY-MM-DD --site S --employee E --format table|csv|json --late-after HH:MM --late-until HH:MM]"
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -41,6 +41,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	employee := fs.String("employee", "", "only this employee number")
 	format := fs.String("format", "table", "table, csv or json")
 	lateAfter := fs.String("late-after", "09:00", "late report: first clock-in after this local time is late")
+	lateUntil := fs.String("late-until", "18:00", "late report: a first clock-in at or after this local time starts another shift, not a late one")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -73,7 +74,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer conn.Close()
 	t, err := report.Run(ctx, conn, cfg.Database, name, report.Params{
-		From: *from, To: *to, Site: *site, Employee: *employee, LateAfter: *lateAfter,
+		From: *from, To: *to, Site: *site, Employee: *employee, LateAfter: *lateAfter, LateUntil: *lateUntil,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "pusher report:", err)

@@ -85,10 +85,12 @@ func TestNormalize(t *testing.T) {
 		{"bad from", "daily", Params{From: "2024/01/01", To: "2024-01-31"}, "", "", 0, "--from"},
 		{"reversed", "daily", Params{From: "2024-02-01", To: "2024-01-31"}, "", "", 0, "before"},
 		{"bad late", "late", Params{From: "2024-01-01", To: "2024-01-31", LateAfter: "9am"}, "", "", 0, "--late-after"},
+		{"bad late until", "late", Params{From: "2024-01-01", To: "2024-01-31", LateUntil: "6pm"}, "", "", 0, "--late-until"},
+		{"until before after", "late", Params{From: "2024-01-01", To: "2024-01-31", LateAfter: "10:00", LateUntil: "09:00"}, "", "", 0, "not after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, late, err := normalize(tt.report, tt.p)
+			p, b, err := normalize(tt.report, tt.p)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -98,8 +100,8 @@ func TestNormalize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.From != tt.wantFrom || p.To != tt.wantTo || late != tt.wantLate {
-				t.Errorf("got %s..%s late %d, want %s..%s late %d", p.From, p.To, late, tt.wantFrom, tt.wantTo, tt.wantLate)
+			if p.From != tt.wantFrom || p.To != tt.wantTo || b.lateSecs != tt.wantLate || b.lateUntilSecs != 18*3600 {
+				t.Errorf("got %s..%s late %d until %d, want %s..%s late %d until 18:00", p.From, p.To, b.lateSecs, b.lateUntilSecs, tt.wantFrom, tt.wantTo, tt.wantLate)
 			}
 		})
 	}

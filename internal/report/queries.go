@@ -3,17 +3,21 @@ package report
 // All the SQL of the reports, the same on a single node and on a cluster (the
 // cluster's Distributed tables carry the single-node names). {db} is the
 // database; @from, @to (YYYY-MM-DD, inclusive), @site and @employee ('' = all)
-// and @late_secs (seconds after local midnight) are bound by clickhouse-go.
+// @late_secs and @late_until_secs (seconds after local midnight), @day_start_secs
+// and @max_shift_secs are bound by clickhouse-go.
 //
 // Times are DateTime('Asia/Seoul'), so toDate, toHour and formatDateTime give
 // Seoul calendar days and clock times.
 
 // daysCTE is one row per person and working day: the pusher's current derived
-// record from daily_attendance where there is one, else a fallback computed
-// from the punches of that calendar day (first 'in', last 'out' among
-// successful authentications; a day with punches but no 'in' or no 'out' gets
-// missing_in / missing_out). The fallback does not know shifts: a night shift
-// shows as two calendar days there.
+// record from daily_attendance where there is one, else a fallback derived
+// from the punches (people the pusher never saw: unmatched, history-only
+// sites) with the derive package's default shift rules: successful 'in' and
+// 'out' only; an 'in' belongs to its calendar date; an 'out' to the latest
+// 'in' at most @max_shift_secs before it, else to the date of (time -
+// @day_start_secs); clock_in is the day's first 'in', clock_out its last
+// 'out' after clock_in and within max shift. A day whose clock_out falls on
+// the next date is flagged night_shift, as derive does.
 const daysCTE = `
 WITH
 daily AS (
@@ -24,19 +28,44 @@ daily AS (
       AND (@site = '' OR site = @site)
       AND (@employee = '' OR employee_no = @employee)
 ),
-fallback AS (
-    SELECT site, employee_no, toDate(occurred_at) AS working_day,
-           minIfOrNull(occurred_at, mode = 'in') AS clock_in,
-           maxIfOrNull(occurred_at, mode = 'out') AS clock_out,
-           arrayFilter(f -> f != '', [if(clock_in IS NULL, 'missing_in', ''), if(clock_out IS NULL, 'missing_out', '')]) AS flags,
-           'punches' AS source
+taps AS (
+    SELECT site, employee_no, occurred_at AS at, mode
     FROM {db}.punches FINAL
-    WHERE toDate(occurred_at) BETWEEN toDate(@from) AND toDate(@to)
-      AND auth_ok
+    WHERE toDate(occurred_at) BETWEEN toDate(@from) - 1 AND toDate(@to) + 1
+      AND auth_ok AND mode IN ('in', 'out')
       AND (@site = '' OR site = @site)
       AND (@employee = '' OR employee_no = @employee)
       AND employee_no != ''
+),
+ins AS (SELECT site, employee_no, at FROM taps WHERE mode = 'in'),
+outs AS (
+    SELECT o.site AS site, o.employee_no AS employee_no, o.at AS at,
+           if(dateDiff('second', i.at, o.at) <= @max_shift_secs, toDate(i.at), toDate(o.at - @day_start_secs)) AS working_day
+    FROM (SELECT site, employee_no, at FROM taps WHERE mode = 'out') AS o
+    ASOF LEFT JOIN ins AS i ON o.site = i.site AND o.employee_no = i.employee_no AND o.at > i.at
+),
+per_day AS (
+    SELECT site, employee_no, working_day,
+           minIfOrNull(at, mode = 'in') AS clock_in,
+           groupArrayIf(at, mode = 'out') AS out_times
+    FROM (
+        SELECT site, employee_no, toDate(at) AS working_day, at, 'in' AS mode FROM ins
+        UNION ALL
+        SELECT site, employee_no, working_day, at, 'out' AS mode FROM outs
+    )
+    WHERE working_day BETWEEN toDate(@from) AND toDate(@to)
     GROUP BY site, employee_no, working_day
+),
+fallback AS (
+    SELECT site, employee_no, working_day, clock_in,
+           arrayFilter(t -> clock_in IS NULL OR (t > clock_in AND dateDiff('second', assumeNotNull(clock_in), t) <= @max_shift_secs), out_times) AS valid_outs,
+           if(empty(valid_outs), NULL, arrayMax(valid_outs)) AS clock_out,
+           arrayFilter(f -> f != '', [
+               if(clock_in IS NULL, 'missing_in', ''),
+               if(clock_out IS NULL, 'missing_out', ''),
+               if(clock_in IS NOT NULL AND clock_out IS NOT NULL AND toDate(clock_out) != working_day, 'night_shift', '')]) AS flags,
+           'punches' AS source
+    FROM per_day
 ),
 days AS (
     SELECT site, employee_no, working_day, clock_in, clock_out, flags, source FROM daily
@@ -77,7 +106,9 @@ SELECT site, employee_no, toString(working_day) AS day,
 FROM days
 WHERE clock_in IS NOT NULL
   AND toDate(clock_in) = working_day
+  AND NOT has(flags, 'night_shift')
   AND ` + secOfDayIn + ` > @late_secs
+  AND ` + secOfDayIn + ` < @late_until_secs
 ORDER BY site, employee_no, working_day`,
 
 	"missing": daysCTE + `

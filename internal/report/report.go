@@ -29,7 +29,17 @@ type Params struct {
 	Site      string
 	Employee  string
 	LateAfter string // HH:MM or HH:MM:SS, local time; default 09:00 (late only)
+	// LateUntil: a first clock-in at or after it starts another shift
+	// (evening, night) and is not a late day shift; default 18:00.
+	LateUntil string
+	// DayStart and MaxShift are the shift rules of the punches fallback
+	// (days the pusher did not derive); defaults 04:00 and 16h as in derive.
+	DayStart time.Duration
+	MaxShift time.Duration
 }
+
+// bound are the query parameters normalize computes.
+type bound struct{ lateSecs, lateUntilSecs int64 }
 
 // Table is a report result: column names and rows of cells. A cell is nil,
 // string, int64, float64 or bool.
@@ -51,34 +61,55 @@ func Names() []string {
 
 // normalize checks p and fills defaults; weekly-hours widens the range to
 // whole ISO weeks (Monday to Sunday).
-func normalize(name string, p Params) (Params, int64, error) {
+func normalize(name string, p Params) (Params, bound, error) {
 	from, err := time.Parse(time.DateOnly, p.From)
 	if err != nil {
-		return p, 0, fmt.Errorf("report %s: --from %q: want YYYY-MM-DD", name, p.From)
+		return p, bound{}, fmt.Errorf("report %s: --from %q: want YYYY-MM-DD", name, p.From)
 	}
 	to, err := time.Parse(time.DateOnly, p.To)
 	if err != nil {
-		return p, 0, fmt.Errorf("report %s: --to %q: want YYYY-MM-DD", name, p.To)
+		return p, bound{}, fmt.Errorf("report %s: --to %q: want YYYY-MM-DD", name, p.To)
 	}
 	if to.Before(from) {
-		return p, 0, fmt.Errorf("report %s: --to %s is before --from %s", name, p.To, p.From)
+		return p, bound{}, fmt.Errorf("report %s: --to %s is before --from %s", name, p.To, p.From)
 	}
 	if name == "weekly-hours" {
 		from = from.AddDate(0, 0, -((int(from.Weekday()) + 6) % 7))
 		to = to.AddDate(0, 0, (7-int(to.Weekday()))%7)
 		p.From, p.To = from.Format(time.DateOnly), to.Format(time.DateOnly)
 	}
-	late := p.LateAfter
-	if late == "" {
-		late = "09:00"
+	lateSecs, err := clockSecs(p.LateAfter, "09:00")
+	if err != nil {
+		return p, bound{}, fmt.Errorf("report %s: --late-after %q: want HH:MM", name, p.LateAfter)
 	}
-	var lt time.Time
-	if lt, err = time.Parse("15:04", late); err != nil {
-		if lt, err = time.Parse("15:04:05", late); err != nil {
-			return p, 0, fmt.Errorf("report %s: --late-after %q: want HH:MM", name, p.LateAfter)
+	untilSecs, err := clockSecs(p.LateUntil, "18:00")
+	if err != nil {
+		return p, bound{}, fmt.Errorf("report %s: --late-until %q: want HH:MM", name, p.LateUntil)
+	}
+	if name == "late" && untilSecs <= lateSecs {
+		return p, bound{}, fmt.Errorf("report late: --late-until %s is not after --late-after %s", p.LateUntil, p.LateAfter)
+	}
+	if p.DayStart == 0 {
+		p.DayStart = 4 * time.Hour
+	}
+	if p.MaxShift == 0 {
+		p.MaxShift = 16 * time.Hour
+	}
+	return p, bound{lateSecs, untilSecs}, nil
+}
+
+// clockSecs parses HH:MM or HH:MM:SS (def when empty) as seconds after midnight.
+func clockSecs(s, def string) (int64, error) {
+	if s == "" {
+		s = def
+	}
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		if t, err = time.Parse("15:04:05", s); err != nil {
+			return 0, err
 		}
 	}
-	return p, int64(lt.Hour()*3600 + lt.Minute()*60 + lt.Second()), nil
+	return int64(t.Hour()*3600 + t.Minute()*60 + t.Second()), nil
 }
 
 // SQL returns the report's query for database, with its placeholders.
@@ -96,14 +127,15 @@ func Run(ctx context.Context, conn driver.Conn, database, name string, p Params)
 	if err != nil {
 		return nil, err
 	}
-	p, lateSecs, err := normalize(name, p)
+	p, b, err := normalize(name, p)
 	if err != nil {
 		return nil, err
 	}
 	rows, err := conn.Query(ctx, q,
 		clickhouse.Named("from", p.From), clickhouse.Named("to", p.To),
 		clickhouse.Named("site", p.Site), clickhouse.Named("employee", p.Employee),
-		clickhouse.Named("late_secs", lateSecs))
+		clickhouse.Named("late_secs", b.lateSecs), clickhouse.Named("late_until_secs", b.lateUntilSecs),
+		clickhouse.Named("day_start_secs", int64(p.DayStart/time.Second)), clickhouse.Named("max_shift_secs", int64(p.MaxShift/time.Second)))
 	if err != nil {
 		return nil, fmt.Errorf("report %s: query: %w", name, err)
 	}
