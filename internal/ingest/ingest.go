@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg Config, factories map[string]Factory, logger *
 			in.Close()
 			return nil, fmt.Errorf("sources[%d] (%s): %w", i, spec.Name, err)
 		}
+		metrics.InitSource(spec.Name)
 		in.runners = append(in.runners, &runner{
 			spec: spec, src: src, opts: opts,
 			logger:  in.logger.With(obs.KeySource, spec.Name),

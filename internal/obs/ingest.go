@@ -49,6 +49,18 @@ func NewIngestMetrics(reg prometheus.Registerer) *IngestMetrics {
 	return m
 }
 
+// InitSource creates the per-source series at zero, so that "no file from
+// this source for N hours" (increase(...) == 0) can fire for a source that has
+// produced nothing since the ingest started.
+func (m *IngestMetrics) InitSource(source string) {
+	for _, o := range []string{"done", "failed", "quarantined", "duplicate"} {
+		m.Files.WithLabelValues(source, o)
+	}
+	m.Events.WithLabelValues(source)
+	m.Rejects.WithLabelValues(source)
+	m.Bytes.WithLabelValues(source)
+}
+
 // SourceError implements SourceErrors.
 func (m *IngestMetrics) SourceError(source, op string) {
 	m.SourceErrs.WithLabelValues(source, op).Inc()
