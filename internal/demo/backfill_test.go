@@ -106,6 +106,7 @@ func BenchmarkBackfill(b *testing.B) {
 		last = runBackfill(b, root, bins, drops, meta, loc, timeout)
 		b.Logf("run %d: %s", i+1, last.summary(meta))
 	}
+	b.Logf("timeline, ingest and pusher logs of the last run: %s-{progress.txt,ingest.log,pusher.log}", drops)
 	b.ReportMetric(float64(meta.Punches)/last.total.Seconds(), "punches/s")
 	b.ReportMetric(last.total.Seconds(), "s")
 	b.ReportMetric(last.ingest.Seconds(), "ingest-s")
@@ -254,18 +255,27 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 	os.WriteFile(pcfg, []byte(fmt.Sprintf(backfillPusherYAML, filepath.Join(dir, "pusher-state"), metricsAddr, stack.Kafka, u.Host, database,
 		stack.Daou, clientID, filepath.Join(drops, "roster.csv"))), 0o644)
 
+	// The processes' logs and a progress timeline are kept next to the
+	// drops' folder ($TMPDIR/attnd-backfill-<N>-*): benchmark output is
+	// cut after ten lines.
 	logs := map[string]string{"ingest": filepath.Join(dir, "ingest.log"), "pusher": filepath.Join(dir, "pusher.log")}
-	keepLogs := func() {
+	var progress []string
+	note := func(format string, a ...any) { progress = append(progress, fmt.Sprintf(format, a...)) }
+	keep := func(name string) string { return fmt.Sprintf("%s-%s", drops, name) }
+	keepLogs := func(tail bool) {
+		os.WriteFile(keep("progress.txt"), []byte(strings.Join(progress, "\n")+"\n"), 0o644)
 		for name, p := range logs {
 			raw, _ := os.ReadFile(p)
-			keep := filepath.Join(os.TempDir(), "attnd-backfill-"+name+".log")
-			os.WriteFile(keep, raw, 0o644)
-			if len(raw) > 8000 {
-				raw = raw[len(raw)-8000:]
+			os.WriteFile(keep(name+".log"), raw, 0o644)
+			if tail {
+				if len(raw) > 4000 {
+					raw = raw[len(raw)-4000:]
+				}
+				b.Logf("%s log (whole in %s), tail:\n%s", name, keep(name+".log"), raw)
 			}
-			b.Logf("%s log (whole in %s), tail:\n%s", name, keep, raw)
 		}
 	}
+	defer keepLogs(false)
 	process := func(name string, args ...string) *exec.Cmd {
 		f, err := os.Create(logs[name])
 		if err != nil {
@@ -300,7 +310,7 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 	}
 	defer stopPusher()
 	if err := waitReady(ctx, conn, "http://"+metricsAddr+"/readyz", pusherDone, &pusherErr); err != nil {
-		keepLogs()
+		keepLogs(true)
 		b.Fatalf("pusher not ready: %v", err)
 	}
 
@@ -334,15 +344,15 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 			r.atIngestEnd, _ = count(ctx, conn, "SELECT count() FROM "+database+".punches")
 			ingestDone = nil
 			if err != nil {
-				keepLogs()
+				keepLogs(true)
 				b.Fatalf("ingest run --once: %v", err)
 			}
-			b.Logf("%6.1f s: ingest --once exited; %d of %d punch rows in the history", r.ingest.Seconds(), r.atIngestEnd, want)
+			note("%6.1f s: ingest --once exited; %d of %d punch rows in the history", r.ingest.Seconds(), r.atIngestEnd, want)
 		case <-pusherDone:
-			keepLogs()
+			keepLogs(true)
 			b.Fatalf("pusher exited: %v", pusherErr)
 		case <-deadline:
-			keepLogs()
+			keepLogs(true)
 			b.Fatalf("after %s: %d punch rows in the history (not FINAL), want %d", timeout, rows, want)
 		case <-poll.C:
 			if rows, err = count(ctx, conn, "SELECT count() FROM "+database+".punches"); err != nil {
@@ -356,14 +366,14 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 					break
 				}
 				if final > want {
-					keepLogs()
+					keepLogs(true)
 					b.Fatalf("punches FINAL = %d, more than the %d generated", final, want)
 				}
 			}
-			if time.Since(lastLog) >= 10*time.Second {
+			if time.Since(lastLog) >= 5*time.Second {
 				lastLog = time.Now()
 				matched, _ := count(ctx, conn, "SELECT count() FROM "+database+".matched_punches")
-				b.Logf("%6.1f s: %d punch rows in the history, %d matched rows, %d Daou record calls", time.Since(start).Seconds(), rows, matched, sim.CallsTo(daousim.PathRecord))
+				note("%6.1f s: %d punch rows in the history, %d matched rows, %d Daou record calls", time.Since(start).Seconds(), rows, matched, sim.CallsTo(daousim.PathRecord))
 			}
 		}
 	}
@@ -380,7 +390,7 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 		r.matchedRow = int(m)
 	}
 	r.pusherMetrics = scrape("http://"+metricsAddr+"/metrics", "attnd_push_days_total", "attnd_pusher_batch_seconds_sum", "attnd_pusher_batch_seconds_count", "attnd_consumer_lag")
-	b.Logf("pusher metrics when the history was complete:\n%s", strings.Join(r.pusherMetrics, "\n"))
+	note("%6.1f s: history complete; pusher metrics then:\n%s", r.total.Seconds(), strings.Join(r.pusherMetrics, "\n"))
 
 	// Every bad row is in the rejects table too.
 	var rejects uint64
@@ -391,7 +401,7 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 		}
 	}
 	if int(rejects) != meta.Rejects {
-		keepLogs()
+		keepLogs(true)
 		b.Fatalf("rejects FINAL = %d, generated %d bad rows", rejects, meta.Rejects)
 	}
 

@@ -161,7 +161,7 @@ sources:
 	}
 	dropSome(len(drops))
 	if midFile < iterations/3 {
-		t.Fatalf("only %d of %d kills landed mid-file: make the drop bigger or the chunks smaller", midFile, iterations)
+		t.Errorf("only %d of %d kills left a file pending in the ledger: make the drop bigger or the chunks smaller (or the ledger lies)", midFile, iterations)
 	}
 
 	// The last run finishes: every file moved out of the drop folders.

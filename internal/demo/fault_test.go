@@ -115,8 +115,9 @@ sources:
 	logs, _ := os.Create(logPath)
 	defer logs.Close()
 	defer func() {
+		b, _ := os.ReadFile(logPath)
+		t.Logf("readers restarted by the stall watchdog: %d", strings.Count(string(b), "consumer stalled"))
 		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
 			keep := filepath.Join(os.TempDir(), "attnd-fault-pusher.log")
 			os.WriteFile(keep, b, 0o644)
 			t.Logf("whole pusher log kept in %s", keep)
