@@ -24,8 +24,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
+	"github.com/attendance-pipeline/attnd/internal/consume"
 	"github.com/attendance-pipeline/attnd/internal/daousim"
 	"github.com/attendance-pipeline/attnd/internal/devstack"
 	"github.com/attendance-pipeline/attnd/internal/ingest"
@@ -257,11 +259,24 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	defer conn.Close()
 	hctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	// The history writer is done when its group has committed every message
+	// of its topics (it commits only after the insert).
+	kc := &kafka.Client{Addr: kafka.TCP(broker), Timeout: 10 * time.Second}
+	historyTopics := []string{pcfg.Kafka.Topics.Punches, pcfg.Kafka.Topics.Rejects, pcfg.Kafka.Topics.Files, pcfg.UnmatchedTopic}
 	for {
 		s.HistoryPunches, _ = count(hctx, conn, "SELECT count() FROM "+database+".punches FINAL")
 		s.HistoryRejects, _ = count(hctx, conn, "SELECT count() FROM "+database+".rejects FINAL")
-		if int(s.HistoryPunches) >= s.Punches || hctx.Err() != nil {
+		if hctx.Err() != nil {
 			break
+		}
+		if parts, err := consume.GroupLag(hctx, kc, pcfg.History.GroupID, historyTopics); err == nil && int(s.HistoryPunches) >= s.Punches {
+			var lag int64
+			for _, p := range parts {
+				lag += p.End - p.Committed
+			}
+			if lag == 0 {
+				break
+			}
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

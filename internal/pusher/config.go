@@ -215,6 +215,9 @@ func (c *Config) applyDefaults() {
 	if c.UnmatchedTopic == "" {
 		c.UnmatchedTopic = DefaultUnmatched
 	}
+	if c.History.GroupID == "" {
+		c.History.GroupID = history.DefaultGroupID
+	}
 	if c.BatchRows <= 0 {
 		c.BatchRows = DefaultBatchRows
 	}
