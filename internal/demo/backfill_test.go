@@ -64,7 +64,10 @@ import (
 // Reported: punches/s end to end, the end-to-end and ingest-alone seconds,
 // the peak RSS of the ingest and pusher processes (rusage Maxrss) and of
 // this process over the run (VmHWM, reset after generation), and CPU seconds
-// of each.
+// of each. The timeline and both processes' logs are kept in
+// $TMPDIR/attnd-backfill-<N>-{progress.txt,ingest.log,pusher.log}; the
+// numbers and where the time goes are in docs/benchmarks.md. Each iteration
+// is a whole backfill on fresh engines: run it with -benchtime 1x.
 func BenchmarkBackfill(b *testing.B) {
 	n := 10_000_000
 	if v := os.Getenv("ATTND_BACKFILL_PUNCHES"); v != "" {
@@ -373,7 +376,8 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 			if time.Since(lastLog) >= 5*time.Second {
 				lastLog = time.Now()
 				matched, _ := count(ctx, conn, "SELECT count() FROM "+database+".matched_punches")
-				note("%6.1f s: %d punch rows in the history, %d matched rows, %d Daou record calls", time.Since(start).Seconds(), rows, matched, sim.CallsTo(daousim.PathRecord))
+				note("%6.1f s: %d punch rows in the history, %d matched rows, %d Daou record calls; RSS ingest %s, pusher %s", time.Since(start).Seconds(),
+					rows, matched, sim.CallsTo(daousim.PathRecord), rssOf(ingestCmd.Process.Pid), rssOf(pusherCmd.Process.Pid))
 			}
 		}
 	}
@@ -440,6 +444,24 @@ func vmHWM() int64 {
 	}
 	v, _ := strconv.ParseInt(string(m[1]), 10, 64)
 	return v
+}
+
+// rssOf is a running process's resident memory (anonymous + file-backed,
+// MiB) from /proc, "-" once it exited.
+func rssOf(pid int) string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "-"
+	}
+	kib := func(key string) int64 {
+		m := regexp.MustCompile(key + `:\s+(\d+) kB`).FindSubmatch(raw)
+		if m == nil {
+			return 0
+		}
+		v, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		return v
+	}
+	return fmt.Sprintf("%d+%d MiB", kib("RssAnon")>>10, kib("RssFile")>>10)
 }
 
 func freeAddr(b *testing.B) string {
