@@ -27,6 +27,7 @@ import (
 	"path"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
@@ -55,7 +56,13 @@ type Ingest struct {
 	logger  *slog.Logger
 	metrics *obs.IngestMetrics
 	runners []*runner
+	// gaugeAt is when attnd_ingest_files{state} was last read from the
+	// ledger (unix nanos): reading it walks every entry, so it is refreshed
+	// at most every gaugeEvery while files flow, and at the end of a scan.
+	gaugeAt atomic.Int64
 }
+
+const gaugeEvery = 5 * time.Second
 
 type runner struct {
 	spec   source.Spec
@@ -161,7 +168,7 @@ func (in *Ingest) Start(ctx context.Context) error {
 	for _, e := range pend {
 		in.logger.Info("resuming file left pending", obs.KeySource, e.Source, obs.KeyFile, e.Path, obs.KeySHA256, e.SHA256, "attempts", e.Attempts)
 	}
-	in.refreshStateGauge(ctx)
+	in.refreshStateGauge(ctx, true)
 	return nil
 }
 
@@ -276,6 +283,11 @@ func (in *Ingest) scan(ctx context.Context, r *runner) (int, error) {
 		return 0, fmt.Errorf("list: %w", err)
 	}
 	n := 0
+	defer func() {
+		if n > 0 {
+			in.refreshStateGauge(context.WithoutCancel(ctx), true)
+		}
+	}()
 	for _, f := range files {
 		if ctx.Err() != nil {
 			return n, nil
@@ -368,7 +380,7 @@ func (in *Ingest) handle(ctx context.Context, r *runner, f source.File) (worked 
 		}
 		r.retryAt[key] = time.Now().Add(in.cfg.Retry)
 		in.metrics.Files.WithLabelValues(r.spec.Name, attendance.FileFailed).Inc()
-		in.refreshStateGauge(ctx)
+		in.refreshStateGauge(ctx, false)
 		return false, perr
 	}
 	// The file record is the last message of the file; done only once it is acknowledged.
@@ -379,7 +391,7 @@ func (in *Ingest) handle(ctx context.Context, r *runner, f source.File) (worked 
 		}
 		r.retryAt[key] = time.Now().Add(in.cfg.Retry)
 		in.metrics.Files.WithLabelValues(r.spec.Name, attendance.FileFailed).Inc()
-		in.refreshStateGauge(ctx)
+		in.refreshStateGauge(ctx, false)
 		return false, err
 	}
 	if _, err := in.led.Complete(ctx, sum, out); err != nil {
@@ -387,7 +399,7 @@ func (in *Ingest) handle(ctx context.Context, r *runner, f source.File) (worked 
 	}
 	delete(r.retryAt, key)
 	in.metrics.Files.WithLabelValues(r.spec.Name, out.State).Inc()
-	in.refreshStateGauge(ctx)
+	in.refreshStateGauge(ctx, false)
 	log = log.With(obs.KeyLayout, res.Layout)
 	if out.State == attendance.FileQuarantined {
 		log.Warn("file quarantined", "reason", out.Reason)
@@ -499,7 +511,12 @@ func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
 	}
 }
 
-func (in *Ingest) refreshStateGauge(ctx context.Context) {
+func (in *Ingest) refreshStateGauge(ctx context.Context, force bool) {
+	now := time.Now().UnixNano()
+	if !force && now-in.gaugeAt.Load() < int64(gaugeEvery) {
+		return
+	}
+	in.gaugeAt.Store(now)
 	c, err := in.led.Counts(ctx)
 	if err != nil {
 		return
