@@ -415,53 +415,15 @@ func parseOvrwrk(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error
 func reject(opt parsekit.Options, emit parsekit.Emitter, layout string, line int, reason, raw string, cards ...string) error {
 	// Runs first, in place: masking a card found inside a longer run (or a
 	// misaligned "card" spanning a run's edge) first would cut that run into
-	// pieces that no longer look like a card and leave them readable.
-	raw, reason = maskRuns(raw), maskRuns(reason)
+	// pieces that no longer look like a card and leave them readable. A Caps
+	// event line glues the card to its neighbours, so the run of a whole line
+	// is masked then.
+	raw, reason = parsekit.MaskRuns(raw), parsekit.MaskRuns(reason)
 	return emit.Reject(opt.Reject(vendor, layout, line, parsekit.MaskCardsIn(reason, cards...), raw, cards...))
-}
-
-// maskRuns masks every run of 8 or more ASCII letters and digits in s that
-// holds a digit (only its last 4 characters stay), except the 14-digit stamp
-// shapes a reason must be able to quote. A Caps event line glues the card to
-// its neighbours, so the run of a whole line is masked then, which is the
-// price of never leaking a card from a misaligned line.
-func maskRuns(s string) string {
-	var b []byte // allocated on the first run to mask
-	for i := 0; i < len(s); {
-		j, digit := i, false
-		for ; j < len(s) && isAlnum(s[j]); j++ {
-			digit = digit || (s[j] >= '0' && s[j] <= '9')
-		}
-		if run := s[i:j]; digit && len(run) >= 8 && !isStamp(run) {
-			if b == nil {
-				b = []byte(s)
-			}
-			for k := i; k < j-4; k++ {
-				b[k] = '*'
-			}
-		}
-		i = j + 1
-	}
-	if b == nil {
-		return s
-	}
-	return string(b)
 }
 
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
-}
-
-// isStamp reports whether f is a plausible YYYYMMDD[HH[MM[SS]]] date or
-// stamp (19xx/20xx, month 01-12, day 01-31, hour 00-24, minute 00-59), which
-// a reason or raw text may show unmasked. "20109123456781" is no date: it is
-// a 2 glued to a card.
-func isStamp(f string) bool {
-	if len(f) < 8 || len(f) > 14 || len(f)%2 != 0 || !allDigits(f) || !(f[:2] == "19" || f[:2] == "20") {
-		return false
-	}
-	in := func(i int, lo, hi string) bool { return i+2 > len(f) || (f[i:i+2] >= lo && f[i:i+2] <= hi) }
-	return in(4, "01", "12") && in(6, "01", "31") && in(8, "00", "24") && in(10, "00", "59") && in(12, "00", "59")
 }
 
 func allDigits(s string) bool {

@@ -82,7 +82,7 @@ func checkInvariants(t testing.TB, input []byte, c *collect) {
 	}
 	// Stamp-shaped tokens in the output are dates a reason may quote.
 	out := regexp.MustCompile(`[0-9A-Za-z]+`).ReplaceAllStringFunc(strings.ToUpper(ob.String()), func(tok string) string {
-		if isStamp(tok) {
+		if parsekit.IsStamp(tok) {
 			return " "
 		}
 		return tok
@@ -91,7 +91,7 @@ func checkInvariants(t testing.TB, input []byte, c *collect) {
 	// timestamp-shaped ones, which rejects may quote (20100000000000 is a
 	// date, not a card 0100000000000).
 	for _, run := range regexp.MustCompile(`[0-9A-Za-z]+`).FindAllString(string(input), -1) {
-		if isStamp(run) {
+		if parsekit.IsStamp(run) {
 			continue
 		}
 		for _, m := range cardRE.FindAllString(run, -1) {

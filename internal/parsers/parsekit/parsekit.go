@@ -252,19 +252,3 @@ func CardHash(key []byte, normalizedCard string) string {
 	m.Write([]byte(normalizedCard))
 	return hex.EncodeToString(m.Sum(nil))
 }
-
-// MaskCardsIn replaces every occurrence of each (non-trivial) card in s with
-// its masked form.
-func MaskCardsIn(s string, cards ...string) string {
-	for _, c := range cards {
-		c = strings.TrimSpace(c)
-		if len(c) <= 4 {
-			continue
-		}
-		s = strings.ReplaceAll(s, c, attendance.MaskCard(c))
-		if u := strings.ToUpper(c); u != c {
-			s = strings.ReplaceAll(s, u, attendance.MaskCard(u))
-		}
-	}
-	return s
-}

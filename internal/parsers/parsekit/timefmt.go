@@ -37,9 +37,12 @@ func civil(y, mo, d, h, mi, s int, loc *time.Location) (time.Time, error) {
 	return t, nil
 }
 
-// Stamp14 parses YYYYMMDDHHMMSS (Secom ATime, the Caps event stamp).
+// Stamp14 parses YYYYMMDDHHMMSS (Secom ATime, the Caps event stamp). An
+// error quotes s whole, never a piece of it: a reject masks the card-like
+// runs of its reason (MaskRuns), and a piece (the 6-character time of a
+// stamp with a card glued in) would be too short to be one.
 func Stamp14(s string, loc *time.Location) (time.Time, error) {
-	if len(s) != 14 {
+	if _, ok := digits(s); len(s) != 14 || !ok {
 		return time.Time{}, fmt.Errorf("timestamp %q: want 14 digits YYYYMMDDHHMMSS", s)
 	}
 	return DateAndTime(s[:8], s[8:], loc)

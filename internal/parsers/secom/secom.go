@@ -160,49 +160,21 @@ func checkWorkRow(row *workRow, opt parsekit.Options) string {
 	return ""
 }
 
-// reject emits a reject for the current row, with CardNo and every other
-// card-like run masked out of the reason and the raw text: a malformed row
-// may have its card in any column, or glued to garbage. (Long numeric
+// reject emits a reject for the current row, with every card-like run and
+// CardNo masked out of the reason and the raw text: a malformed row may have
+// its card in any column, or glued to garbage. Runs first, in place
+// (parsekit.MaskRuns), then the card: masking the card first would cut a run
+// holding it into pieces that escape. Only plausible dates escape the runs
+// (parsekit.IsStamp): 20109338254950 is a 2 glued to a card. (Long numeric
 // Sabuns get masked too; the line number leads back to the file.)
 func reject(opt parsekit.Options, emit parsekit.Emitter, layout string, rows rowSource, reason, card string) error {
-	cards := cardRuns(rows.Raw(), []string{card})
-	reason = parsekit.MaskCardsIn(reason, cards...)
-	return emit.Reject(opt.Reject(vendor, layout, rows.Line(), reason, rows.Raw(), cards...))
+	raw, reason := parsekit.MaskRuns(rows.Raw()), parsekit.MaskRuns(reason)
+	return emit.Reject(opt.Reject(vendor, layout, rows.Line(), parsekit.MaskCardsIn(reason, card), raw, card))
 }
 
 type rowSource interface {
 	Line() int
 	Raw() string
-}
-
-// cardRuns appends to cards every run of 8 or more ASCII letters and digits
-// in s that holds a digit and is not timestamp-shaped (masking a bad ATime
-// would make its reject unreadable). The row's own CardNo is always masked.
-func cardRuns(s string, cards []string) []string {
-	for i := 0; i < len(s); {
-		j, digit := i, false
-		for ; j < len(s) && isAlnum(s[j]); j++ {
-			digit = digit || (s[j] >= '0' && s[j] <= '9')
-		}
-		if run := s[i:j]; digit && len(run) >= 8 && !isStamp(run) {
-			cards = append(cards, run)
-		}
-		i = j + 1
-	}
-	return cards
-}
-
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
-}
-
-// isStamp: all digits, at most 14, starting like a year 19xx/20xx: a
-// (possibly truncated) timestamp, which reasons must be able to quote.
-func isStamp(f string) bool {
-	if len(f) > 14 || !(strings.HasPrefix(f, "19") || strings.HasPrefix(f, "20")) {
-		return false
-	}
-	return strings.Trim(f, "0123456789") == ""
 }
 
 // readErr turns a read failure mid-file into a file-level error.
