@@ -37,12 +37,12 @@ func benchChunk() int {
 	return n
 }
 
-// benchBatchTimeout is kafka.batch_timeout for the benchmarks (ATTND_BENCH_BATCH_TIMEOUT, default 10ms = the default).
+// benchBatchTimeout is kafka.batch_timeout for the benchmarks (ATTND_BENCH_BATCH_TIMEOUT, default 1ms = the default).
 func benchBatchTimeout() string {
 	if v := os.Getenv("ATTND_BENCH_BATCH_TIMEOUT"); v != "" {
 		return v
 	}
-	return "10ms"
+	return "1ms"
 }
 
 // benchCompression is kafka.compression for both the ingest and kcat

@@ -74,7 +74,7 @@ type Config struct {
 	ClientID          string        `yaml:"client_id"`
 	Compression       string        `yaml:"compression"`   // lz4 (default) | snappy | zstd | gzip | none
 	ChunkSize         int           `yaml:"chunk_size"`    // messages per WriteMessages call; default 5000
-	BatchTimeout      time.Duration `yaml:"batch_timeout"` // default 10ms
+	BatchTimeout      time.Duration `yaml:"batch_timeout"` // default 1ms
 	WriteTimeout      time.Duration `yaml:"write_timeout"` // default 30s
 	Retries           int           `yaml:"retries"`       // attempts per chunk beyond kafka-go's own; default 8
 	// StallTimeout (consumers only: pusher and history writer) restarts a
@@ -116,7 +116,7 @@ func (c Config) WithDefaults() Config {
 		c.ChunkSize = 5000
 	}
 	if c.BatchTimeout <= 0 {
-		c.BatchTimeout = 10 * time.Millisecond
+		c.BatchTimeout = time.Millisecond
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second
