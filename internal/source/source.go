@@ -55,5 +55,8 @@ type Spec struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	MinAge       time.Duration `yaml:"min_age"`
 	Timeout      time.Duration `yaml:"timeout"` // per FTP operation
-	Workers      int           `yaml:"workers"`
+	// Workers sizes an FTP source's connection pool (Workers+1). Files of
+	// one source are read one at a time in listing order whatever the type;
+	// run several sources for parallel reading.
+	Workers int `yaml:"workers"`
 }
