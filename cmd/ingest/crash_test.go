@@ -100,7 +100,7 @@ sources:
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		delay := time.Duration(100+rng.IntN(700)) * time.Millisecond
+		delay := time.Duration(50+rng.IntN(350)) * time.Millisecond
 		time.Sleep(delay)
 		if err := cmd.Process.Kill(); err != nil { // SIGKILL: no cleanup at all
 			t.Fatalf("kill: %v", err)
