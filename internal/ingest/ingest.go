@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg Config, factories map[string]Factory, logger *
 		led.Close()
 		return nil, err
 	}
-	in := &Ingest{cfg: cfg, led: led, pub: pub, logger: logger.With(obs.KeyComponent, "ingest"), metrics: metrics}
+	in := &Ingest{cfg: cfg, led: led, pub: pub, logger: logger, metrics: metrics}
 	for i, spec := range cfg.Sources {
 		f := factories[spec.Type]
 		if f == nil {

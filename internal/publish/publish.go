@@ -275,7 +275,7 @@ func New(cfg Config, logger *slog.Logger, metrics *obs.IngestMetrics) (*Publishe
 		dialer:  dialer,
 		w:       w,
 		client:  &kafka.Client{Addr: addr, Transport: tr, Timeout: cfg.WriteTimeout},
-		logger:  logger.With(obs.KeyComponent, "publish"),
+		logger:  logger.With(obs.KeyStage, "publish"),
 		metrics: metrics,
 	}, nil
 }
