@@ -99,12 +99,13 @@ func TestIngestKill9(t *testing.T) {
 		fmt.Fprintf(&srcs, "  - {name: %s, type: dir, path: %q, site: %s, after: %q, min_age: 1ms, poll_interval: 200ms}\n",
 			s.Name, filepath.Join(watched, s.Name), s.Name, "move:"+filepath.Join(done, s.Name))
 	}
-	// Small chunks: dozens of acknowledged writes per file, so kills land between them.
+	// Small chunks, each waiting out a 10 ms batch timer: dozens of acknowledged
+	// writes per file taking a while, so kills land between them.
 	cfg := filepath.Join(dir, "ingest.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s
 http: {listen: "off"}
 retry: 500ms
-kafka: {brokers: [%q], partitions: 6, chunk_size: 40}
+kafka: {brokers: [%q], partitions: 6, chunk_size: 40, batch_timeout: 10ms}
 sites:
   hq: {card_key_env: ATTND_CARD_KEY}
   factory: {card_key_env: ATTND_CARD_KEY}

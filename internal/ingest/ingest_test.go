@@ -1,10 +1,14 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,12 +28,41 @@ func newIngest(t *testing.T, yml string) *Ingest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := New(context.Background(), cfg, map[string]Factory{"dir": DirFactory}, obs.Discard(), nil)
+	in, err := New(context.Background(), cfg, map[string]Factory{"dir": DirFactory}, failureLog(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
 	return in
+}
+
+// failureLog is a debug logger whose output the test prints if it fails.
+func failureLog(t *testing.T) *slog.Logger {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			b := buf.Bytes()
+			if len(b) > 30000 {
+				b = b[len(b)-30000:]
+			}
+			t.Logf("ingest log (tail):\n%s", b)
+		}
+	})
+	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func states(t *testing.T, l *ledger.Ledger) map[string]string {
