@@ -361,7 +361,11 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := p.w.WriteMessages(ctx, msgs...)
+		// A deadline of its own: a kafka-go write to a broker that went
+		// away mid-request must not hold the file (and its source) forever.
+		wctx, cancel := context.WithTimeout(ctx, 2*p.cfg.WriteTimeout)
+		err := p.w.WriteMessages(wctx, msgs...)
+		cancel()
 		outcome := "ok"
 		if err != nil {
 			outcome = "error"
