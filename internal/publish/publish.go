@@ -20,6 +20,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
@@ -227,8 +228,12 @@ func (c Config) mechanism() (sasl.Mechanism, error) {
 
 // Publisher owns one kafka-go Writer shared by every file.
 type Publisher struct {
-	cfg     Config
-	w       *kafka.Writer
+	cfg Config
+	// w is replaced by a fresh Writer (and Transport) after a write gave up:
+	// a kafka-go Writer can stay wedged after its broker went away
+	// (segmentio/kafka-go#451, #426), and a new one costs nothing.
+	w       atomic.Pointer[kafka.Writer]
+	newW    func() *kafka.Writer
 	client  *kafka.Client
 	dialer  *kafka.Dialer // Ping's fresh connections
 	logger  *slog.Logger
@@ -250,34 +255,39 @@ func New(cfg Config, logger *slog.Logger, metrics *obs.IngestMetrics) (*Publishe
 		logger = obs.Discard()
 	}
 	addr := kafka.TCP(cfg.Brokers...)
-	w := &kafka.Writer{
-		Addr:            addr,
-		Balancer:        &kafka.Hash{}, // key = partition: one person's punches stay in order
-		RequiredAcks:    kafka.RequireAll,
-		BatchTimeout:    cfg.BatchTimeout,
-		BatchSize:       cfg.ChunkSize,
-		BatchBytes:      1 << 20,
-		Compression:     comp,
-		MaxAttempts:     3,
-		WriteBackoffMin: 50 * time.Millisecond,
-		WriteBackoffMax: 500 * time.Millisecond,
-		WriteTimeout:    cfg.WriteTimeout,
-		ReadTimeout:     cfg.WriteTimeout,
-		Transport:       tr,
-		ErrorLogger:     kafka.LoggerFunc(obs.Printf(logger, slog.LevelWarn, "kafka")),
+	newW := func() *kafka.Writer {
+		tr, _ := cfg.transport() // validated above
+		return &kafka.Writer{
+			Addr:            addr,
+			Balancer:        &kafka.Hash{}, // key = partition: one person's punches stay in order
+			RequiredAcks:    kafka.RequireAll,
+			BatchTimeout:    cfg.BatchTimeout,
+			BatchSize:       cfg.ChunkSize,
+			BatchBytes:      1 << 20,
+			Compression:     comp,
+			MaxAttempts:     3,
+			WriteBackoffMin: 50 * time.Millisecond,
+			WriteBackoffMax: 500 * time.Millisecond,
+			WriteTimeout:    cfg.WriteTimeout,
+			ReadTimeout:     cfg.WriteTimeout,
+			Transport:       tr,
+			ErrorLogger:     kafka.LoggerFunc(obs.Printf(logger, slog.LevelWarn, "kafka")),
+		}
 	}
 	dialer, err := cfg.Dialer()
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{
+	p := &Publisher{
 		cfg:     cfg,
 		dialer:  dialer,
-		w:       w,
+		newW:    newW,
 		client:  &kafka.Client{Addr: addr, Transport: tr, Timeout: cfg.WriteTimeout},
 		logger:  logger.With(obs.KeyStage, "publish"),
 		metrics: metrics,
-	}, nil
+	}
+	p.w.Store(newW())
+	return p, nil
 }
 
 // Config is the effective config (with defaults).
@@ -349,10 +359,19 @@ func (p *Publisher) pingBroker(ctx context.Context, broker string) error {
 
 // Close flushes nothing (every write is synchronous) and closes the writer.
 func (p *Publisher) Close() error {
-	if err := p.w.Close(); err != nil {
+	if err := p.w.Load().Close(); err != nil {
 		return fmt.Errorf("publish: close writer: %w", err)
 	}
 	return nil
+}
+
+// renewWriter swaps in a fresh Writer; the old one is closed in the
+// background, since Close can block on a wedged Writer (kafka-go#1307).
+// Writes still in flight on the old one finish or fail on their own.
+func (p *Publisher) renewWriter() {
+	old := p.w.Swap(p.newW())
+	go old.Close()
+	p.logger.Info("kafka writer renewed after a failed write")
 }
 
 // write writes msgs until every one is acknowledged, retrying only the
@@ -364,7 +383,7 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 		// A deadline of its own: a kafka-go write to a broker that went
 		// away mid-request must not hold the file (and its source) forever.
 		wctx, cancel := context.WithTimeout(ctx, 2*p.cfg.WriteTimeout)
-		err := p.w.WriteMessages(wctx, msgs...)
+		err := p.w.Load().WriteMessages(wctx, msgs...)
 		cancel()
 		outcome := "ok"
 		if err != nil {
@@ -397,6 +416,7 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 			return fmt.Errorf("publish: write %d messages: %w", len(msgs), ctx.Err())
 		}
 		if attempt >= p.cfg.Retries {
+			p.renewWriter()
 			return fmt.Errorf("publish: write %d messages after %d attempts: %w", len(msgs), attempt, err)
 		}
 		p.logger.Warn("kafka write failed, retrying", "attempt", attempt, "messages", len(msgs), obs.KeyError, err.Error())

@@ -438,3 +438,52 @@ func TestFileWriterCloseAndSpent(t *testing.T) {
 		t.Fatalf("acked %d with every write refused", n)
 	}
 }
+
+// A write that gives up while the broker is gone renews the kafka-go Writer;
+// writes succeed again once a broker is back on the same address.
+func TestWriterRenewedAfterFailedWrite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, DefaultPunchesTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := c.ListenAddrs()[0]
+	p, err := New(Config{Brokers: []string{addr}, Retries: 2, WriteTimeout: time.Second}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	msg := func(v string) kafka.Message {
+		return kafka.Message{Topic: DefaultPunchesTopic, Key: []byte("k"), Value: []byte(v)}
+	}
+	if err := p.write(ctx, []kafka.Message{msg("before")}); err != nil {
+		t.Fatal(err)
+	}
+	first := p.w.Load()
+	c.Close()
+	if err := p.write(ctx, []kafka.Message{msg("during")}); err == nil {
+		t.Fatal("write succeeded with the broker gone")
+	}
+	if p.w.Load() == first {
+		t.Fatal("the writer was not renewed after a failed write")
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	var portNum int
+	fmt.Sscan(port, &portNum)
+	c2, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(portNum), kfake.SeedTopics(1, DefaultPunchesTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := p.write(ctx, []kafka.Message{msg("after")}); err != nil {
+		t.Fatalf("write with the broker back: %v", err)
+	}
+	got, err := kafkatest.ReadTopic(ctx, addr, DefaultPunchesTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || string(got[len(got)-1].Value) != "after" {
+		t.Fatalf("the new broker holds %d messages, want the one written after it came back", len(got))
+	}
+}
