@@ -10,7 +10,8 @@
 // kafka-go group reader can stop fetching without returning an error
 // (segmentio/kafka-go#387, #955). When the reader has nothing in flight, has
 // fetched nothing for StallTimeout and the group still has lag whose
-// committed offsets did not move meanwhile, Errors reports ErrStalled and the
+// committed offsets did not move meanwhile (on the partitions this reader has
+// fetched from, once it has fetched any), Errors reports ErrStalled and the
 // caller restarts with a new reader (a new group member).
 package consume
 
@@ -241,7 +242,10 @@ func moved(before, now map[tp]int64) bool {
 }
 
 // lagging returns the partitions whose committed offset is behind the end,
-// with that committed offset.
+// with that committed offset. Once this reader has fetched anything, only the
+// partitions it fetched from count: with several members, another member's
+// slow partitions are that member's business (its own watchdog), and
+// restarting here would only force rebalances.
 func (c *Reader) lagging(ctx context.Context) (map[tp]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -249,10 +253,16 @@ func (c *Reader) lagging(ctx context.Context) (map[tp]int64, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	out := map[tp]int64{}
 	for _, p := range lag {
+		k := tp{p.Topic, p.Partition}
+		if _, mine := c.fetched[k]; len(c.fetched) > 0 && !mine {
+			continue
+		}
 		if p.End > p.Committed {
-			out[tp{p.Topic, p.Partition}] = p.Committed
+			out[k] = p.Committed
 		}
 	}
 	return out, nil

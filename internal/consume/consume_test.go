@@ -194,3 +194,46 @@ func TestResumeFromCommit(t *testing.T) {
 		}
 	}
 }
+
+// With two members, one idle and caught up, the other holding its messages
+// uncommitted (Daou slow): the idle member does not call that a stall of its
+// own, so it does not force rebalances on the busy one.
+func TestOtherMembersLagIsNotAStall(t *testing.T) {
+	_, addrs := cluster(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := Config{Brokers: addrs, GroupID: "g4", Topics: []string{topic}, MaxWait: 100 * time.Millisecond, StallTimeout: time.Second, Log: testLog()}
+	a, b := Start(ctx, cfg), Start(ctx, cfg)
+	defer a.Close()
+	defer b.Close()
+	time.Sleep(5 * time.Second) // both joined and assigned
+	w := &kafka.Writer{Addr: kafka.TCP(addrs...), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	for i := range 60 {
+		if err := w.WriteMessages(ctx, kafka.Message{Value: fmt.Appendf(nil, "v%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var gotA, gotB int
+	deadline := time.After(6 * cfg.StallTimeout)
+	for done := false; !done; {
+		select {
+		case m := <-a.Messages():
+			gotA++
+			if err := a.Commit(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		case <-b.Messages(): // held, never committed
+			gotB++
+		case err := <-a.Errors():
+			t.Fatalf("idle member reported %v (it had %d messages, the busy one %d)", err, gotA, gotB)
+		case err := <-b.Errors():
+			t.Fatalf("busy member reported %v", err)
+		case <-deadline:
+			done = true
+		}
+	}
+	if gotA == 0 || gotB == 0 || gotA+gotB < 60 {
+		t.Fatalf("members got %d and %d of 60 messages: the group did not split the partitions", gotA, gotB)
+	}
+}
