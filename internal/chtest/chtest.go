@@ -17,15 +17,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +51,8 @@ func start() (string, error) {
 	if u := os.Getenv(EnvURL); u != "" {
 		return strings.TrimRight(u, "/"), nil
 	}
-	dir, err := os.MkdirTemp("", "attnd-chdb-test-")
+	removeStale()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("attnd-chdb-test-%d-", os.Getpid()))
 	if err != nil {
 		return "", fmt.Errorf("chtest: %w", err)
 	}
@@ -70,6 +74,21 @@ func start() (string, error) {
 		return "", err
 	}
 	return srv.URL, nil
+}
+
+// removeStale deletes the engine folders of test processes that are gone:
+// the engine lives as long as its process, so nothing else removes them.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "attnd-chdb-test-*-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "attnd-chdb-test-%d-", &pid); err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // URL returns the base URL (http://127.0.0.1:port) of the test process's
