@@ -185,28 +185,7 @@ sources:
 		final.Process.Signal(syscall.SIGTERM)
 		final.Wait()
 	}()
-	deadline := time.Now().Add(4 * time.Minute)
-	var wrong []string
-	for {
-		wrong = wrong[:0]
-		recs := sim.Records()
-		for _, w := range truth.Days {
-			r, ok := recs[daousim.Key{EmployeeNumber: w.EmployeeNo, WorkingDay: w.WorkingDay}]
-			if !ok || r.ClockIn != daouTime(w.ClockIn, loc) || r.ClockOut != daouTime(w.ClockOut, loc) {
-				wrong = append(wrong, fmt.Sprintf("%s/%s: Daou %q-%q, want %s-%s (present %v)", w.EmployeeNo, w.WorkingDay, r.ClockIn, r.ClockOut, w.ClockIn, w.ClockOut, ok))
-			}
-		}
-		if len(wrong) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if len(wrong) > 0 {
-		t.Errorf("%d of %d days wrong in Daou after the kills, first: %s", len(wrong), len(truth.Days), wrong[0])
-	}
-	if n := sim.IdenticalResends(); n != 0 {
-		t.Errorf("Daou counted %d identical resends", n)
-	}
+	checkDaouDays(t, sim, truth.Days, loc, "after the kills")
 
 	conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.HTTP, Addr: []string{u.Host}, Auth: clickhouse.Auth{Database: database}})
 	if err != nil {
@@ -228,6 +207,35 @@ sources:
 }
 
 // alive reports whether pid runs (not exited, not a zombie awaiting Wait).
+// checkDaouDays waits up to 4 minutes until every expected day is in the
+// simulator's middle database with its clock times, then requires zero
+// identical resends.
+func checkDaouDays(t *testing.T, sim *daousim.Server, days []sample.Day, loc *time.Location, when string) {
+	t.Helper()
+	deadline := time.Now().Add(4 * time.Minute)
+	var wrong []string
+	for {
+		wrong = wrong[:0]
+		recs := sim.Records()
+		for _, w := range days {
+			r, ok := recs[daousim.Key{EmployeeNumber: w.EmployeeNo, WorkingDay: w.WorkingDay}]
+			if !ok || r.ClockIn != daouTime(w.ClockIn, loc) || r.ClockOut != daouTime(w.ClockOut, loc) {
+				wrong = append(wrong, fmt.Sprintf("%s/%s: Daou %q-%q, want %s-%s (present %v)", w.EmployeeNo, w.WorkingDay, r.ClockIn, r.ClockOut, w.ClockIn, w.ClockOut, ok))
+			}
+		}
+		if len(wrong) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if len(wrong) > 0 {
+		t.Errorf("%d of %d days wrong in Daou %s, first: %s", len(wrong), len(days), when, wrong[0])
+	}
+	if n := sim.IdenticalResends(); n != 0 {
+		t.Errorf("Daou counted %d identical resends", n)
+	}
+}
+
 func alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
