@@ -60,6 +60,9 @@ type Ingest struct {
 	// ledger (unix nanos): reading it walks every entry, so it is refreshed
 	// at most every gaugeEvery while files flow, and at the end of a scan.
 	gaugeAt atomic.Int64
+	// gaugeMu orders the refreshes of concurrent sources: a read of the
+	// ledger must not be set after a newer one.
+	gaugeMu sync.Mutex
 }
 
 const gaugeEvery = 5 * time.Second
@@ -212,6 +215,7 @@ func (in *Ingest) loop(ctx context.Context, r *runner) {
 		if _, err := in.scan(ctx, r); err != nil && ctx.Err() == nil {
 			r.logger.Warn("scan failed", obs.KeyError, err.Error())
 		}
+		in.refreshStateGauge(ctx, false) // at most every gaugeEvery: heals a skipped refresh
 		select {
 		case <-ctx.Done():
 			return
@@ -517,6 +521,8 @@ func (in *Ingest) refreshStateGauge(ctx context.Context, force bool) {
 		return
 	}
 	in.gaugeAt.Store(now)
+	in.gaugeMu.Lock()
+	defer in.gaugeMu.Unlock()
 	c, err := in.led.Counts(ctx)
 	if err != nil {
 		return
