@@ -41,13 +41,21 @@ func telecopDrop(t testing.TB, path string, seed, rows, badEvery int) {
 	writeOld(t, path, b.String())
 }
 
+// writeOld drops a file with an old mtime the way vendor programs and FTP
+// servers do: written elsewhere, then renamed into place, so a watching
+// ingest never sees it half written (which would leave a failed ledger entry
+// for the partial content beside the done one).
 func writeOld(t testing.TB, path, content string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+	tmp := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(path, old, old); err != nil {
+	if err := os.Chtimes(tmp, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }
