@@ -105,9 +105,9 @@ func Start(ctx context.Context, cfg Config) *Reader {
 	} else {
 		rc.GroupTopics = cfg.Topics
 	}
-	tr := cfg.Transport
-	if tr == nil {
-		tr = &kafka.Transport{}
+	var tr kafka.RoundTripper = kafka.DefaultTransport
+	if cfg.Transport != nil {
+		tr = cfg.Transport
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	c := &Reader{
@@ -268,12 +268,18 @@ func (c *Reader) lagging(ctx context.Context) (map[tp]int64, error) {
 	return out, nil
 }
 
-// Lag returns the group's total lag (end offset minus committed offset, or
-// minus the first offset where nothing is committed) over its topics.
+// Lag returns the reader's group lag by topic (see TopicLag).
 func (c *Reader) Lag(ctx context.Context) (map[string]int64, error) {
+	return TopicLag(ctx, c.client, c.cfg.GroupID, c.cfg.Topics)
+}
+
+// TopicLag returns a group's lag by topic: end offset minus committed offset
+// (or minus the first offset where nothing is committed), summed over the
+// partitions, queried within 10 s.
+func TopicLag(ctx context.Context, client *kafka.Client, group string, topics []string) (map[string]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	parts, err := GroupLag(ctx, c.client, c.cfg.GroupID, c.cfg.Topics)
+	parts, err := GroupLag(ctx, client, group, topics)
 	if err != nil {
 		return nil, err
 	}

@@ -262,19 +262,18 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	// The history writer is done when its group has committed every message
 	// of its topics (it commits only after the insert).
 	kc := &kafka.Client{Addr: kafka.TCP(broker), Timeout: 10 * time.Second}
-	historyTopics := []string{pcfg.Kafka.Topics.Punches, pcfg.Kafka.Topics.Rejects, pcfg.Kafka.Topics.Files, pcfg.UnmatchedTopic}
 	for {
 		s.HistoryPunches, _ = count(hctx, conn, "SELECT count() FROM "+database+".punches FINAL")
 		s.HistoryRejects, _ = count(hctx, conn, "SELECT count() FROM "+database+".rejects FINAL")
 		if hctx.Err() != nil {
 			break
 		}
-		if parts, err := consume.GroupLag(hctx, kc, pcfg.History.GroupID, historyTopics); err == nil && int(s.HistoryPunches) >= s.Punches {
-			var lag int64
-			for _, p := range parts {
-				lag += p.End - p.Committed
+		if lag, err := consume.TopicLag(hctx, kc, pcfg.History.GroupID, pcfg.HistoryTopics().List()); err == nil && int(s.HistoryPunches) >= s.Punches {
+			var total int64
+			for _, n := range lag {
+				total += n
 			}
-			if lag == 0 {
+			if total == 0 {
 				break
 			}
 		}

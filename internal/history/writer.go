@@ -53,6 +53,9 @@ type Topics struct {
 	Files     string `yaml:"files"`
 }
 
+// List is the topics as the writer's consumer group reads them.
+func (t Topics) List() []string { return []string{t.Punches, t.Rejects, t.Unmatched, t.Files} }
+
 func (c WriterConfig) withDefaults() WriterConfig {
 	if c.GroupID == "" {
 		c.GroupID = DefaultGroupID
@@ -145,7 +148,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	maxWait := min(max(c.BatchInterval/2, 10*time.Millisecond), 500*time.Millisecond)
 	r := consume.Start(ctx, consume.Config{
 		Brokers: c.Brokers, GroupID: c.GroupID, Dialer: c.Dialer, Transport: c.Transport,
-		Topics:  []string{c.Topics.Punches, c.Topics.Rejects, c.Topics.Unmatched, c.Topics.Files},
+		Topics:  c.Topics.List(),
 		MaxWait: maxWait, Buffer: 4096, StallTimeout: c.StallTimeout, Log: w.log,
 	})
 	defer r.Close()

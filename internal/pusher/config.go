@@ -205,6 +205,12 @@ func ParseConfig(raw []byte, lookup func(string) (string, bool)) (Config, error)
 	return c, nil
 }
 
+// HistoryTopics are the topics the history writer consumes: the kafka
+// section's punches, rejects and files, and the pusher's unmatched topic.
+func (c *Config) HistoryTopics() history.Topics {
+	return history.Topics{Punches: c.Kafka.Topics.Punches, Rejects: c.Kafka.Topics.Rejects, Files: c.Kafka.Topics.Files, Unmatched: c.UnmatchedTopic}
+}
+
 func (c *Config) applyDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultListen

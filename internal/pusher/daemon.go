@@ -183,7 +183,7 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 	if cfg.History.On() {
 		w, err := history.NewWriter(store, history.WriterConfig{
 			Brokers: cfg.Kafka.Brokers, GroupID: cfg.History.GroupID, Dialer: dialer, Transport: transport, StallTimeout: cfg.Kafka.StallTimeout,
-			Topics:    history.Topics{Punches: cfg.Kafka.Topics.Punches, Rejects: cfg.Kafka.Topics.Rejects, Files: cfg.Kafka.Topics.Files, Unmatched: cfg.UnmatchedTopic},
+			Topics:    cfg.HistoryTopics(),
 			BatchRows: cfg.History.BatchRows, BatchInterval: cfg.History.BatchInterval,
 		}, log)
 		if err != nil {
@@ -194,7 +194,7 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 	}
 	groups := map[string][]string{cfg.GroupID: {cfg.Kafka.Topics.Punches}}
 	if cfg.History.On() {
-		groups[cfg.History.GroupID] = []string{cfg.Kafka.Topics.Punches, cfg.Kafka.Topics.Rejects, cfg.Kafka.Topics.Files, cfg.UnmatchedTopic}
+		groups[cfg.History.GroupID] = cfg.HistoryTopics().List()
 	}
 	go watchLag(rctx, &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Transport: transport, Timeout: 10 * time.Second}, groups, p.m.Lag, log)
 	run("pusher", supervise(rctx, log, "pusher", func() error { return p.Run(rctx, dialer, transport) }))
@@ -309,18 +309,12 @@ func watchLag(ctx context.Context, client *kafka.Client, groups map[string][]str
 	defer t.Stop()
 	for {
 		for group, topics := range groups {
-			qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			parts, err := consume.GroupLag(qctx, client, group, topics)
-			cancel()
+			lag, err := consume.TopicLag(ctx, client, group, topics)
 			if err != nil {
 				log.DebugContext(ctx, "lag query failed", "group", group, obs.KeyError, err.Error())
 				continue
 			}
-			sum := map[string]int64{}
-			for _, p := range parts {
-				sum[p.Topic] += p.End - p.Committed
-			}
-			for topic, n := range sum {
+			for topic, n := range lag {
 				g.WithLabelValues(group, topic).Set(float64(n))
 			}
 		}
