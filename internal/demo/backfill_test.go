@@ -27,7 +27,6 @@ import (
 
 	"github.com/attendance-pipeline/attnd/internal/daousim"
 	"github.com/attendance-pipeline/attnd/internal/devstack"
-	"github.com/attendance-pipeline/attnd/internal/match"
 	"github.com/attendance-pipeline/attnd/internal/publish/kafkatest"
 	"github.com/attendance-pipeline/attnd/internal/sample"
 )
@@ -228,13 +227,9 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Minute)
 	defer cancel()
 
-	emps, err := match.RosterFile(filepath.Join(drops, "roster.csv"), []byte(cardKey)).Employees(ctx)
+	accounts, err := simAccounts(ctx, filepath.Join(drops, "roster.csv"))
 	if err != nil {
 		b.Fatal(err)
-	}
-	var accounts []daousim.Employee
-	for _, e := range emps {
-		accounts = append(accounts, daousim.Employee{EmployeeNumber: e.EmployeeNo, LoginID: e.LoginID, Name: e.Name})
 	}
 	sim := daousim.New(daousim.Options{ClientID: clientID, ClientSecret: clientSecret, Employees: accounts, SyncOnWrite: true, Location: loc})
 	defer sim.Close()

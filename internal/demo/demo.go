@@ -121,13 +121,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	os.Setenv("DAOU_DEMO_SECRET", clientSecret)
 
 	// 2. The engines: Kafka, ClickHouse over HTTP, the Daou simulator.
-	emps, err := match.RosterFile(filepath.Join(gen, "roster.csv"), []byte(cardKey)).Employees(ctx)
+	accounts, err := simAccounts(ctx, filepath.Join(gen, "roster.csv"))
 	if err != nil {
 		return nil, err
-	}
-	var accounts []daousim.Employee
-	for _, e := range emps {
-		accounts = append(accounts, daousim.Employee{EmployeeNumber: e.EmployeeNo, LoginID: e.LoginID, Name: e.Name})
 	}
 	sim := daousim.New(daousim.Options{ClientID: clientID, ClientSecret: clientSecret, Employees: accounts, BlockAfter: 3, SyncOnWrite: true, Location: loc})
 	defer sim.Close()
@@ -325,6 +321,19 @@ func (s *Summary) check() error {
 
 // daouTime is an RFC 3339 time as the simulator stores it (its default
 // field format, Seoul wall clock); "" stays "".
+// simAccounts reads the generated roster as the Daou simulator's accounts.
+func simAccounts(ctx context.Context, roster string) ([]daousim.Employee, error) {
+	emps, err := match.RosterFile(roster, []byte(cardKey)).Employees(ctx)
+	if err != nil {
+		return nil, err
+	}
+	accounts := make([]daousim.Employee, 0, len(emps))
+	for _, e := range emps {
+		accounts = append(accounts, daousim.Employee{EmployeeNumber: e.EmployeeNo, LoginID: e.LoginID, Name: e.Name})
+	}
+	return accounts, nil
+}
+
 func daouTime(rfc string, loc *time.Location) string {
 	if rfc == "" {
 		return ""

@@ -29,7 +29,6 @@ import (
 	"github.com/attendance-pipeline/attnd/internal/daousim"
 	"github.com/attendance-pipeline/attnd/internal/devstack"
 	"github.com/attendance-pipeline/attnd/internal/ledger"
-	"github.com/attendance-pipeline/attnd/internal/match"
 	"github.com/attendance-pipeline/attnd/internal/parsers"
 	"github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
 	"github.com/attendance-pipeline/attnd/internal/publish"
@@ -290,13 +289,9 @@ func TestRealBrokerDownAMinute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emps, err := match.RosterFile(filepath.Join(gen, "roster.csv"), []byte(cardKey)).Employees(ctx)
+	accounts, err := simAccounts(ctx, filepath.Join(gen, "roster.csv"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	var accounts []daousim.Employee
-	for _, e := range emps {
-		accounts = append(accounts, daousim.Employee{EmployeeNumber: e.EmployeeNo, LoginID: e.LoginID, Name: e.Name})
 	}
 	sim := daousim.New(daousim.Options{ClientID: clientID, ClientSecret: clientSecret, Employees: accounts, BlockAfter: 3, SyncOnWrite: true, Location: loc})
 	defer sim.Close()

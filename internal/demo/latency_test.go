@@ -16,7 +16,6 @@ import (
 	"github.com/attendance-pipeline/attnd/internal/daousim"
 	"github.com/attendance-pipeline/attnd/internal/devstack"
 	"github.com/attendance-pipeline/attnd/internal/ingest"
-	"github.com/attendance-pipeline/attnd/internal/match"
 	"github.com/attendance-pipeline/attnd/internal/obs"
 	"github.com/attendance-pipeline/attnd/internal/pusher"
 	"github.com/attendance-pipeline/attnd/internal/sample"
@@ -39,13 +38,9 @@ func BenchmarkDropToDaou(b *testing.B) {
 	if _, err := sample.Generate(sample.Config{Dir: gen, From: time.Date(2026, 3, 2, 0, 0, 0, 0, loc), To: time.Date(2026, 3, 2, 0, 0, 0, 0, loc), People: 300, Location: loc}); err != nil {
 		b.Fatal(err)
 	}
-	emps, err := match.RosterFile(filepath.Join(gen, "roster.csv"), []byte(cardKey)).Employees(ctx)
+	accounts, err := simAccounts(ctx, filepath.Join(gen, "roster.csv"))
 	if err != nil {
 		b.Fatal(err)
-	}
-	var accounts []daousim.Employee
-	for _, e := range emps {
-		accounts = append(accounts, daousim.Employee{EmployeeNumber: e.EmployeeNo, LoginID: e.LoginID, Name: e.Name})
 	}
 	sim := daousim.New(daousim.Options{ClientID: clientID, ClientSecret: clientSecret, Employees: accounts, SyncOnWrite: true, Location: loc})
 	defer sim.Close()
