@@ -90,26 +90,59 @@ func (p *Punch) PartitionKey() string {
 // drop can forge any punch anyway), and SHA-256 was a third of the cost of
 // parsing a caps-event-txt row.
 func EventID(site, vendor string, at time.Time, employeeNo, card string, mode Mode, rawMode, device string, authOK bool) string {
-	// One stack buffer and one hash: this runs once per row of every file.
+	var id [32]byte
+	return string(AppendEventID(id[:0], site, vendor, at, employeeNo, card, mode, rawMode, device, authOK))
+}
+
+// AppendEventID appends the 32 hex digits of EventID to dst, for callers that
+// place the id in memory of their own (parsers, once per row).
+func AppendEventID(dst []byte, site, vendor string, at time.Time, employeeNo, card string, mode Mode, rawMode, device string, authOK bool) []byte {
 	var buf [256]byte
-	b := appendField(buf[:0], site)
-	b = appendField(b, vendor)
-	b = binary.BigEndian.AppendUint64(b, uint64(at.Unix()))
-	b = appendField(b, employeeNo)
-	b = appendField(b, card)
-	b = appendField(b, string(mode))
-	b = appendField(b, rawMode)
-	b = appendField(b, device)
-	if authOK {
-		b = append(b, 1)
+	var b []byte
+	if n := 7*4 + 8 + 1 + len(site) + len(vendor) + len(employeeNo) + len(card) + len(mode) + len(rawMode) + len(device); n <= len(buf) {
+		// Every real row: written in place (appends check capacity per field).
+		i := putField(buf[:], 0, site)
+		i = putField(buf[:], i, vendor)
+		binary.BigEndian.PutUint64(buf[i:], uint64(at.Unix()))
+		i = putField(buf[:], i+8, employeeNo)
+		i = putField(buf[:], i, card)
+		i = putField(buf[:], i, string(mode))
+		i = putField(buf[:], i, rawMode)
+		i = putField(buf[:], i, device)
+		if authOK {
+			buf[i] = 1
+		}
+		b = buf[:i+1]
 	} else {
-		b = append(b, 0)
+		b = appendField(nil, site)
+		b = appendField(b, vendor)
+		b = binary.BigEndian.AppendUint64(b, uint64(at.Unix()))
+		b = appendField(b, employeeNo)
+		b = appendField(b, card)
+		b = appendField(b, string(mode))
+		b = appendField(b, rawMode)
+		b = appendField(b, device)
+		if authOK {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
 	}
 	sum := xxh3.Hash128(b).Bytes()
 	var id [32]byte
-	hex.Encode(id[:], sum[:])
-	return string(id[:])
+	for i, c := range sum {
+		id[2*i], id[2*i+1] = hexDigits[c>>4], hexDigits[c&0x0F]
+	}
+	return append(dst, id[:]...)
 }
+
+// putField writes s with its length at b[i:] and returns the end.
+func putField(b []byte, i int, s string) int {
+	binary.BigEndian.PutUint32(b[i:], uint32(len(s)))
+	return i + 4 + copy(b[i+4:], s)
+}
+
+const hexDigits = "0123456789abcdef"
 
 // appendField appends s with its length, so fields cannot run into each other.
 func appendField(b []byte, s string) []byte {

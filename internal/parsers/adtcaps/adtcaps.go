@@ -178,10 +178,139 @@ func ascii(s string) bool {
 	return true
 }
 
+// wellFormedEvent reports whether a line (trailing blanks removed) can be cut
+// by bytes without unicode tables: ASCII time, code, card, terminal and stamp
+// in their places, the leading time equal to the stamp's, and a middle of
+// ASCII digits then a name of ASCII non-digits and Hangul syllables. Every
+// such line is one that cutEvent accepts, with the same fields; any other line
+// goes through cutEvent, which says what is wrong.
+func wellFormedEvent(b []byte) bool {
+	if len(b) < 6+eventTail {
+		return false
+	}
+	t := b[len(b)-eventTail:]
+	for _, c := range b[:6] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	for _, c := range t[:18] { // code, card, terminal
+		if !isAlnum(c) {
+			return false
+		}
+	}
+	for _, c := range t[18:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	if string(b[:6]) != string(t[26:]) {
+		return false
+	}
+	mid := b[6 : len(b)-eventTail]
+	i := 0
+	for i < len(mid) && mid[i] >= '0' && mid[i] <= '9' {
+		i++
+	}
+	if i == 0 && strings.Trim(string(t[1:14]), "0") == "" {
+		return false // neither a number nor a card: a reject
+	}
+	for name := mid[i:]; len(name) > 0; {
+		c := name[0]
+		if c < utf8.RuneSelf {
+			if c >= '0' && c <= '9' {
+				return false
+			}
+			name = name[1:]
+			continue
+		}
+		// A Hangul syllable (U+AC00..U+D7A3) is three bytes, lead EA..ED.
+		if len(name) < 3 || c < 0xEA || c > 0xED || name[1]&0xC0 != 0x80 || name[2]&0xC0 != 0x80 {
+			return false
+		}
+		if r := rune(c&0x0F)<<12 | rune(name[1]&0x3F)<<6 | rune(name[2]&0x3F); r < 0xAC00 || r > 0xD7A3 {
+			return false
+		}
+		name = name[3:]
+	}
+	return true
+}
+
+// eventFast builds the punch of a well-formed line with one allocation for
+// the line's text (every field is a piece of it) and the day's midnight from
+// the cache; ok is false when the stamp needs the full path.
+func eventFast(b []byte, line int, opt *parsekit.Options, days *parsekit.DayCache, codes *codeTable) (attendance.Punch, bool) {
+	at, ok := days.Stamp14(b[len(b)-14:], opt.Location)
+	if !ok {
+		return attendance.Punch{}, false
+	}
+	s := opt.String(b)
+	t := s[len(s)-eventTail:]
+	mid := s[6 : len(s)-eventTail]
+	i := 0
+	for i < len(mid) && mid[i] >= '0' && mid[i] <= '9' {
+		i++
+	}
+	return opt.Build(parsekit.Row{
+		Vendor: vendor, Layout: layoutEvent, Line: line, At: at,
+		EmployeeNo: mid[:i], Name: trimASCII(mid[i:]), Card: t[1:14],
+		Mode: codes.mode(t[0], opt.Codes.CapsEventModes), RawMode: t[0:1], Device: t[14:18], AuthOK: true,
+	}), true
+}
+
+// codeTable caches the site's mode of each one-character code for one parse
+// (a map lookup per row otherwise).
+type codeTable [128]attendance.Mode
+
+func (c *codeTable) mode(code byte, modes map[string]attendance.Mode) attendance.Mode {
+	if c[code] == "" {
+		m, ok := modes[string(rune(code))]
+		if !ok {
+			m = attendance.ModeUnknown
+		}
+		c[code] = m
+	}
+	return c[code]
+}
+
+// trimASCII is strings.TrimSpace for text whose only non-ASCII characters
+// are Hangul syllables (which are not spaces).
+func trimASCII(s string) string {
+	for len(s) > 0 && asciiSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && asciiSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// trimBlanks is bytes.TrimRight(b, " \t") without building a set per call.
+func trimBlanks(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
 func parseEvent(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error {
 	opt = opt.WithDefaults()
 	lr := parsekit.NewLineReader(r, opt.MaxLineBytes)
+	var days parsekit.DayCache
+	var codes codeTable
 	for lr.Next() {
+		if b := trimBlanks(lr.Bytes()); !lr.TooLong() && wellFormedEvent(b) {
+			if p, ok := eventFast(b, lr.Line(), &opt, &days, &codes); ok {
+				if err := emit.Punch(p); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		line := strings.TrimRight(lr.Text(), " \t")
 		if lr.TooLong() {
 			if err := reject(opt, emit, layoutEvent, lr.Line(), fmt.Sprintf("line longer than %d bytes", opt.MaxLineBytes), line); err != nil {

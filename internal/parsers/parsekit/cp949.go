@@ -1,6 +1,7 @@
 package parsekit
 
 import (
+	"encoding/binary"
 	"sync"
 	"unicode/utf8"
 
@@ -49,6 +50,9 @@ func (d cp949Decoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, er
 		if c0 < utf8.RuneSelf {
 			// Copy the ASCII run.
 			end := nSrc + 1
+			for end+8 <= len(src) && binary.LittleEndian.Uint64(src[end:])&0x8080808080808080 == 0 {
+				end += 8
+			}
 			for end < len(src) && src[end] < utf8.RuneSelf {
 				end++
 			}
@@ -85,10 +89,15 @@ func (d cp949Decoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, er
 		default:
 			r = utf8.RuneError
 		}
-		if nDst+utf8.RuneLen(r) > len(dst) {
+		if nDst+3 > len(dst) { // no rune of CP949 is longer (all are in the BMP)
 			return nDst, nSrc, transform.ErrShortDst
 		}
-		nDst += utf8.EncodeRune(dst[nDst:], r)
+		if r >= 0x800 { // Hangul, Hanja, most symbols, U+FFFD
+			dst[nDst], dst[nDst+1], dst[nDst+2] = 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F
+			nDst += 3
+		} else { // Greek, Cyrillic, Latin-1 symbols
+			nDst += utf8.EncodeRune(dst[nDst:], r)
+		}
 		nSrc += size
 	}
 	return nDst, nSrc, nil

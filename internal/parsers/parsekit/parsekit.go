@@ -17,6 +17,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
 )
@@ -66,6 +67,44 @@ type Options struct {
 	MaxFieldBytes int // 0 = DefaultMaxFieldBytes
 
 	cards *cardCache // per parse (WithDefaults resets it): masked and hashed cards
+	text  *arena     // per parse: the strings of punches
+}
+
+// arena hands out strings copied into shared chunks: one allocation per
+// chunk instead of one or two per row (the line's text and the event id),
+// which were a quarter of a caps-event-txt row. A chunk lives as long as any
+// of its strings; the emitter keeps punches only until they are published,
+// so memory stays bounded.
+type arena struct{ buf []byte }
+
+const arenaChunk = 16 << 10
+
+// reserve returns n bytes of fresh chunk space (len 0, cap n) to append to;
+// text finishes them as a string.
+func (a *arena) reserve(n int) []byte {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(arenaChunk, n))
+	}
+	return a.buf[len(a.buf) : len(a.buf) : len(a.buf)+n]
+}
+
+// text returns b, filled from reserve, as a string and moves past it. The
+// bytes are never written again, so the string stays immutable.
+func (a *arena) text(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	a.buf = a.buf[:len(a.buf)+len(b)]
+	return unsafe.String(&b[0], len(b))
+}
+
+// String copies b into the parse's string arena: for parsers that cut a
+// punch's fields out of a line they read as bytes.
+func (o *Options) String(b []byte) string {
+	if o.text == nil {
+		o.text = &arena{}
+	}
+	return o.text.text(append(o.text.reserve(len(b)), b...))
 }
 
 // cardCache remembers the masked form and keyed hash of the cards of one
@@ -112,7 +151,7 @@ func (o Options) WithDefaults() Options {
 	if o.MaxFieldBytes <= 0 {
 		o.MaxFieldBytes = DefaultMaxFieldBytes
 	}
-	o.cards = nil // never shared between parses (they may run concurrently)
+	o.cards, o.text = nil, nil // never shared between parses (they may run concurrently)
 	return o
 }
 
@@ -216,7 +255,10 @@ func (o *Options) Build(r Row) attendance.Punch {
 		SourceFile: o.File,
 		SourceLine: r.Line,
 	}
-	p.EventID = attendance.EventID(o.Site, r.Vendor, r.At, r.EmployeeNo, card, r.Mode, r.RawMode, r.Device, r.AuthOK)
+	if o.text == nil {
+		o.text = &arena{}
+	}
+	p.EventID = o.text.text(attendance.AppendEventID(o.text.reserve(32), o.Site, r.Vendor, r.At, r.EmployeeNo, card, r.Mode, r.RawMode, r.Device, r.AuthOK))
 	return p
 }
 

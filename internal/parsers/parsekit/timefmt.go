@@ -163,3 +163,54 @@ func clock(s string) (h, mi, sec int, err error) {
 	}
 	return h, mi, sec, nil
 }
+
+// DayCache turns YYYYMMDDHHMMSS stamps into times, keeping the midnight of the
+// last date seen: an export holds an hour or a day of punches, and time.Date
+// with its zone lookup was a tenth of a caps-event-txt row. The zero value is
+// ready; one per parse (it is not safe for concurrent use).
+type DayCache struct {
+	date     [8]byte
+	loc      *time.Location
+	midnight time.Time
+	valid    bool
+}
+
+// Stamp14 is Stamp14 for a stamp known to be 14 ASCII digits. ok is false
+// when the cache cannot answer (an impossible date or time, or a day whose
+// UTC offset changes, as on a DST switch): the caller then uses Stamp14,
+// which gives the same time or the error.
+func (c *DayCache) Stamp14(s []byte, loc *time.Location) (t time.Time, ok bool) {
+	if len(s) != 14 {
+		return time.Time{}, false
+	}
+	h := int(s[8]-'0')*10 + int(s[9]-'0')
+	mi := int(s[10]-'0')*10 + int(s[11]-'0')
+	sec := int(s[12]-'0')*10 + int(s[13]-'0')
+	if h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	if !c.valid || c.loc != loc || string(s[:8]) != string(c.date[:]) {
+		c.valid = false
+		y, okY := digits(string(s[:4]))
+		mo, okM := digits(string(s[4:6]))
+		d, okD := digits(string(s[6:8]))
+		if !okY || !okM || !okD {
+			return time.Time{}, false
+		}
+		m, err := civil(y, mo, d, 0, 0, 0, loc)
+		if err != nil {
+			return time.Time{}, false
+		}
+		// Only a day that is exactly 24 hours at one offset can be answered by
+		// adding the wall-clock seconds to its midnight.
+		next := time.Date(y, time.Month(mo), d+1, 0, 0, 0, 0, loc)
+		_, off0 := m.Zone()
+		_, off1 := next.Add(-time.Second).Zone()
+		if next.Sub(m) != 24*time.Hour || off0 != off1 {
+			return time.Time{}, false
+		}
+		copy(c.date[:], s[:8])
+		c.loc, c.midnight, c.valid = loc, m, true
+	}
+	return c.midnight.Add(time.Duration(h*3600+mi*60+sec) * time.Second), true
+}
