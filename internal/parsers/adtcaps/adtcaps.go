@@ -297,6 +297,31 @@ func asciiSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
+// eventSlow cuts any valid UTF-8 line by characters; a problem (with the
+// card field to mask out of the reject) means the line is a reject.
+func eventSlow(line string, n int, opt *parsekit.Options) (p attendance.Punch, problem, card string) {
+	f, problem := cutEvent(line)
+	var at time.Time
+	if problem == "" {
+		var err error
+		if at, err = parsekit.Stamp14(f.stamp, opt.Location); err != nil {
+			problem = "stamp: " + err.Error()
+		}
+	}
+	if problem != "" {
+		return p, problem, f.card
+	}
+	mode, ok := opt.Codes.CapsEventModes[f.code]
+	if !ok {
+		mode = attendance.ModeUnknown
+	}
+	return opt.Build(parsekit.Row{
+		Vendor: vendor, Layout: layoutEvent, Line: n, At: at,
+		EmployeeNo: f.emp, Name: f.name, Card: f.card,
+		Mode: mode, RawMode: f.code, Device: f.term, AuthOK: true,
+	}), "", f.card
+}
+
 func parseEvent(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error {
 	opt = opt.WithDefaults()
 	lr := parsekit.NewLineReader(r, opt.MaxLineBytes)
@@ -327,29 +352,13 @@ func parseEvent(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error 
 			}
 			continue
 		}
-		f, problem := cutEvent(line)
-		var at time.Time
-		if problem == "" {
-			var err error
-			if at, err = parsekit.Stamp14(f.stamp, opt.Location); err != nil {
-				problem = "stamp: " + err.Error()
-			}
-		}
+		p, problem, card := eventSlow(line, lr.Line(), &opt)
 		if problem != "" {
-			if err := reject(opt, emit, layoutEvent, lr.Line(), problem, line, f.card); err != nil {
+			if err := reject(opt, emit, layoutEvent, lr.Line(), problem, line, card); err != nil {
 				return err
 			}
 			continue
 		}
-		mode, ok := opt.Codes.CapsEventModes[f.code]
-		if !ok {
-			mode = attendance.ModeUnknown
-		}
-		p := opt.Build(parsekit.Row{
-			Vendor: vendor, Layout: layoutEvent, Line: lr.Line(), At: at,
-			EmployeeNo: f.emp, Name: f.name, Card: f.card,
-			Mode: mode, RawMode: f.code, Device: f.term, AuthOK: true,
-		})
 		if err := emit.Punch(p); err != nil {
 			return err
 		}

@@ -3,6 +3,8 @@ package adtcaps
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 
@@ -118,6 +120,45 @@ func FuzzCutEventFastPath(f *testing.F) {
 		slow, slowProblem := cutEventRunes(line)
 		if fast != slow || fastProblem != slowProblem {
 			t.Fatalf("%q: fast %+v %q, by characters %+v %q", line, fast, fastProblem, slow, slowProblem)
+		}
+	})
+}
+
+// FuzzEventPaths checks that the byte-level path for well-formed lines gives
+// exactly the punch the character-level path gives.
+func FuzzEventPaths(f *testing.F) {
+	for _, name := range []string{"caps_events_20240105_0928.txt", "caps_events_20240106_0028_utf8.txt"} {
+		text, _, err := parsekit.DecodeText(bytes.NewReader(read(f, name)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		all, _ := io.ReadAll(text)
+		for _, l := range bytes.Split(all, []byte("\n")) {
+			f.Add(string(bytes.TrimRight(l, "\r")))
+		}
+	}
+	f.Add("084500123김 민수 1101000000567800012024010508450" + "0")
+	f.Fuzz(func(t *testing.T, line string) {
+		b := trimBlanks([]byte(line))
+		if !wellFormedEvent(b) {
+			return
+		}
+		opt := parsekit.Options{Site: "hq", File: "f", CardKey: []byte("k")}.WithDefaults()
+		var days parsekit.DayCache
+		var codes codeTable
+		fast, ok := eventFast(b, 7, &opt, &days, &codes)
+		slow, problem, _ := eventSlow(string(b), 7, &opt)
+		if !ok {
+			if problem == "" {
+				t.Fatalf("fast path refused a line the slow path takes: %q", b)
+			}
+			return
+		}
+		if problem != "" {
+			t.Fatalf("fast path took a line the slow path rejects (%s): %q", problem, b)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("paths differ for %q:\nfast %+v\nslow %+v", b, fast, slow)
 		}
 	})
 }
