@@ -11,6 +11,7 @@
 package adtcaps
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"regexp"
@@ -189,22 +190,16 @@ func wellFormedEvent(b []byte) bool {
 		return false
 	}
 	t := b[len(b)-eventTail:]
-	for _, c := range b[:6] {
-		if c < '0' || c > '9' {
-			return false
-		}
+	// The stamp is 14 digits (two overlapping 8-byte words) and the leading
+	// time repeats its last 6, so the leading time needs no check of its own.
+	if !digits8(t[18:26]) || !digits8(t[24:32]) || string(b[:6]) != string(t[26:]) {
+		return false
 	}
+	var bad byte
 	for _, c := range t[:18] { // code, card, terminal
-		if !isAlnum(c) {
-			return false
-		}
+		bad |= notAlnum[c]
 	}
-	for _, c := range t[18:] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	if string(b[:6]) != string(t[26:]) {
+	if bad != 0 {
 		return false
 	}
 	mid := b[6 : len(b)-eventTail]
@@ -284,6 +279,25 @@ func trimASCII(s string) string {
 	}
 	return s
 }
+
+// digits8 reports whether 8 bytes are all ASCII digits, a word at a time:
+// no byte has its top bit, none is below '0' (the subtraction would set its
+// top bit) and none is above '9' (adding 0x46 would).
+func digits8(b []byte) bool {
+	const hi = 0x8080808080808080
+	x := binary.LittleEndian.Uint64(b)
+	return (x|(x-0x3030303030303030)|(x+0x4646464646464646))&hi == 0
+}
+
+// notAlnum is 1 for every byte that is not an ASCII letter or digit.
+var notAlnum = func() (t [256]byte) {
+	for c := range t {
+		if !isAlnum(byte(c)) {
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 // trimBlanks is bytes.TrimRight(b, " \t") without building a set per call.
 func trimBlanks(b []byte) []byte {

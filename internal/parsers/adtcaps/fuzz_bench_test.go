@@ -162,3 +162,15 @@ func FuzzEventPaths(f *testing.F) {
 		}
 	})
 }
+
+func TestDigits8(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			b := []byte("01234567")
+			b[pos] = byte(c)
+			if want := c >= '0' && c <= '9'; digits8(b) != want {
+				t.Fatalf("digits8(%q) = %v", b, !want)
+			}
+		}
+	}
+}

@@ -281,6 +281,19 @@ func (o *Options) Reject(vendor, layout string, line int, reason, raw string, ca
 // NormalizeCard trims and upper-cases a card number; all zeros (fingerprint
 // users) or empty means no card.
 func NormalizeCard(card string) string {
+	// Most cards are already upper-case digits and letters: one pass, no copy.
+	plain, zeros := card != "", true
+	for i := 0; i < len(card) && plain; i++ {
+		c := card[i]
+		plain = c >= '0' && c <= '9' || c >= 'A' && c <= 'Z'
+		zeros = zeros && c == '0'
+	}
+	if plain {
+		if zeros {
+			return ""
+		}
+		return card
+	}
 	card = strings.ToUpper(strings.TrimSpace(card))
 	if strings.Trim(card, "0") == "" {
 		return ""
