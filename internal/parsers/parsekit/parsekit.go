@@ -113,7 +113,14 @@ func (o *Options) String(b []byte) string {
 type cardCache struct {
 	mac  hash.Hash // HMAC-SHA256 with the site's key; Reset restores the keyed state
 	sum  [sha256.Size]byte
-	seen map[string]cardForms
+	seen map[cardKey]cardForms
+}
+
+// cardKey holds a card inline: a string key would send every lookup to a
+// separate allocation to compare the bytes.
+type cardKey struct {
+	n uint8
+	b [23]byte
 }
 
 type cardForms struct{ masked, hash string }
@@ -121,8 +128,13 @@ type cardForms struct{ masked, hash string }
 const cardCacheMax = 4096
 
 func (c *cardCache) forms(card string, keyed bool) cardForms {
-	if f, ok := c.seen[card]; ok {
-		return f
+	var k cardKey
+	cacheable := len(k.b) >= len(card) // longer cards are not real; computed each time
+	if cacheable {
+		k.n = uint8(copy(k.b[:], card))
+		if f, ok := c.seen[k]; ok {
+			return f
+		}
 	}
 	f := cardForms{masked: attendance.MaskCard(card)}
 	if keyed {
@@ -130,10 +142,12 @@ func (c *cardCache) forms(card string, keyed bool) cardForms {
 		c.mac.Write([]byte(card))
 		f.hash = hex.EncodeToString(c.mac.Sum(c.sum[:0]))
 	}
-	if len(c.seen) >= cardCacheMax {
-		clear(c.seen)
+	if cacheable {
+		if len(c.seen) >= cardCacheMax {
+			clear(c.seen)
+		}
+		c.seen[k] = f
 	}
-	c.seen[strings.Clone(card)] = f // a clone: the key must not pin the whole line
 	return f
 }
 
@@ -232,7 +246,7 @@ func (o *Options) Build(r Row) attendance.Punch {
 	var forms cardForms
 	if card != "" {
 		if o.cards == nil {
-			o.cards = &cardCache{seen: map[string]cardForms{}}
+			o.cards = &cardCache{seen: map[cardKey]cardForms{}}
 			if len(o.CardKey) > 0 {
 				o.cards.mac = hmac.New(sha256.New, o.CardKey)
 			}
