@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -99,24 +100,44 @@ const punchCols = "event_id, vendor, layout, site, occurred_at, employee_no, nam
 // InsertPunches inserts ps as one block deduplicated by token (an identical
 // token within the dedup window adds nothing).
 func (s *Store) InsertPunches(ctx context.Context, token string, ps []attendance.Punch) error {
-	if len(ps) == 0 {
+	var c punchColumns
+	c.grow(len(ps))
+	for i := range ps {
+		c.add(&ps[i])
+	}
+	return s.insertPunchColumns(ctx, token, &c)
+}
+
+// punchColumns are punches as the columns of the punches table (punchCols
+// order), built one punch at a time.
+type punchColumns struct {
+	id, vendor, layout, site, emp, name, cm, ch, mode, rawMode, dev, file []string
+	at                                                                    []time.Time
+	ok                                                                    []bool
+	line                                                                  []uint32
+}
+
+func (c *punchColumns) len() int { return len(c.id) }
+
+func (c *punchColumns) grow(n int) {
+	for _, col := range []*[]string{&c.id, &c.vendor, &c.layout, &c.site, &c.emp, &c.name, &c.cm, &c.ch, &c.mode, &c.rawMode, &c.dev, &c.file} {
+		*col = slices.Grow(*col, n)
+	}
+	c.at, c.ok, c.line = slices.Grow(c.at, n), slices.Grow(c.ok, n), slices.Grow(c.line, n)
+}
+
+func (c *punchColumns) add(p *attendance.Punch) {
+	c.id, c.vendor, c.layout, c.site = append(c.id, p.EventID), append(c.vendor, p.Vendor), append(c.layout, p.Layout), append(c.site, p.Site)
+	c.at, c.emp, c.name, c.cm, c.ch = append(c.at, p.OccurredAt), append(c.emp, p.EmployeeNo), append(c.name, p.Name), append(c.cm, p.CardMasked), append(c.ch, p.CardHash)
+	c.mode, c.rawMode, c.dev, c.ok, c.file = append(c.mode, string(p.Mode)), append(c.rawMode, p.RawMode), append(c.dev, p.Device), append(c.ok, p.AuthOK), append(c.file, p.SourceFile)
+	c.line = append(c.line, clampU32(p.SourceLine))
+}
+
+func (s *Store) insertPunchColumns(ctx context.Context, token string, c *punchColumns) error {
+	if c.len() == 0 {
 		return nil
 	}
-	n := len(ps)
-	var (
-		id, vendor, layout, site, emp, name, cm, ch, mode, rawMode, dev, file = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		at                                                                    = make([]time.Time, n)
-		ok                                                                    = make([]bool, n)
-		line                                                                  = make([]uint32, n)
-	)
-	for i := range ps {
-		p := &ps[i]
-		id[i], vendor[i], layout[i], site[i] = p.EventID, p.Vendor, p.Layout, p.Site
-		at[i], emp[i], name[i], cm[i], ch[i] = p.OccurredAt, p.EmployeeNo, p.Name, p.CardMasked, p.CardHash
-		mode[i], rawMode[i], dev[i], ok[i], file[i] = string(p.Mode), p.RawMode, p.Device, p.AuthOK, p.SourceFile
-		line[i] = clampU32(p.SourceLine)
-	}
-	return s.send(ctx, "punches", punchCols, token, columns{id, vendor, layout, site, at, emp, name, cm, ch, mode, rawMode, dev, ok, file, line})
+	return s.send(ctx, "punches", punchCols, token, columns{c.id, c.vendor, c.layout, c.site, c.at, c.emp, c.name, c.cm, c.ch, c.mode, c.rawMode, c.dev, c.ok, c.file, c.line})
 }
 
 // InsertRejects inserts rs as one block deduplicated by token.

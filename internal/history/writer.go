@@ -14,6 +14,7 @@ import (
 	"github.com/attendance-pipeline/attnd/internal/attendance"
 	"github.com/attendance-pipeline/attnd/internal/consume"
 	"github.com/attendance-pipeline/attnd/internal/obs"
+	"github.com/attendance-pipeline/attnd/internal/publish"
 )
 
 // Default topics and consumer settings of the history writer.
@@ -24,7 +25,8 @@ const (
 	TopicFiles     = "attendance.files.v1"
 
 	DefaultGroupID       = "attnd-history"
-	DefaultBatchRows     = 10000
+	DefaultBatchRows     = 50_000
+	DefaultBatchBytes    = 32 << 20
 	DefaultBatchInterval = time.Second
 )
 
@@ -34,8 +36,12 @@ type WriterConfig struct {
 	GroupID string   `yaml:"group_id"` // default attnd-history
 	Topics  Topics   `yaml:"topics"`
 	// A (topic, partition) batch is inserted when it holds BatchRows messages
-	// or its first message is BatchInterval old (defaults 10,000 and 1 s).
+	// or its first message is BatchInterval old (defaults 50,000 and 1 s).
+	// BatchBytes bounds the message bytes held in all batches together
+	// (default 32 MiB): past it, the largest batch is inserted early. The
+	// decoded rows take about 1.5 times the message bytes.
 	BatchRows     int           `yaml:"batch_rows"`
+	BatchBytes    int           `yaml:"batch_bytes"`
 	BatchInterval time.Duration `yaml:"batch_interval"`
 	// Dialer carries SASL and TLS for production brokers (publish.Config.Dialer); nil dials plain TCP.
 	Dialer *kafka.Dialer `yaml:"-"`
@@ -72,6 +78,9 @@ func (c WriterConfig) withDefaults() WriterConfig {
 	if c.BatchRows <= 0 {
 		c.BatchRows = DefaultBatchRows
 	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = DefaultBatchBytes
+	}
 	if c.BatchInterval <= 0 {
 		c.BatchInterval = DefaultBatchInterval
 	}
@@ -89,12 +98,15 @@ func (c WriterConfig) withDefaults() WriterConfig {
 // different batch boundary after a restart or rebalance) is collapsed by the
 // ReplacingMergeTree key (event_id, reject_id, ...), exact under FINAL.
 //
+// Messages are decoded as they arrive into the batch's rows (the columns of
+// the table for punches), so a batch holds its rows, not its messages.
 // Messages whose value is not valid JSON of their type are logged and
 // skipped (committed), so one poison message cannot stop the history.
 type Writer struct {
 	*Store
 	cfg WriterConfig
 	log *slog.Logger
+	dec publish.PunchDecoder // Run's goroutine only
 
 	// afterInsert, if set (tests), runs after a batch's insert and before its
 	// commit; an error from it stops Run at once without committing (a crash).
@@ -130,15 +142,132 @@ type batchKey struct {
 	partition int
 }
 
+// batch is what one (topic, partition) delivered since the last insert:
+// its rows, decoded, and the offsets they came from.
 type batch struct {
 	key     batchKey
-	msgs    []kafka.Message
+	first   int64         // offset of the first message
+	last    kafka.Message // the last message, without key, value or headers: what the commit needs
+	n       int           // messages, decoded or skipped
+	bytes   int           // message bytes taken in
 	started time.Time
+	rows    rowSink
 }
 
 // token is the batch's insert_deduplication_token.
 func (b *batch) token() string {
-	return fmt.Sprintf("%s/%d/%d-%d", b.key.topic, b.key.partition, b.msgs[0].Offset, b.msgs[len(b.msgs)-1].Offset)
+	return fmt.Sprintf("%s/%d/%d-%d", b.key.topic, b.key.partition, b.first, b.last.Offset)
+}
+
+// rowSink holds the decoded rows of one batch for its table.
+type rowSink interface {
+	add(w *Writer, m *kafka.Message) // decodes m; an undecodable one is logged and skipped
+	len() int
+	insert(ctx context.Context, s *Store, token string) error
+}
+
+// punchRows decodes punches straight into the table's columns.
+type punchRows struct{ cols punchColumns }
+
+func (r *punchRows) add(w *Writer, m *kafka.Message) {
+	var p attendance.Punch
+	if err := w.dec.Decode(m.Value, &p); err != nil {
+		w.undecodable(m, err)
+		return
+	}
+	r.cols.add(&p)
+}
+
+func (r *punchRows) len() int { return r.cols.len() }
+
+func (r *punchRows) insert(ctx context.Context, s *Store, token string) error {
+	return s.insertPunchColumns(ctx, token, &r.cols)
+}
+
+// jsonRows decodes the low-volume topics with encoding/json.
+type jsonRows[T any] struct {
+	rows []T
+	ins  func(*Store, context.Context, string, []T) error
+}
+
+func (r *jsonRows[T]) add(w *Writer, m *kafka.Message) {
+	var v T
+	if err := json.Unmarshal(m.Value, &v); err != nil {
+		w.undecodable(m, err)
+		return
+	}
+	r.rows = append(r.rows, v)
+}
+
+func (r *jsonRows[T]) len() int { return len(r.rows) }
+
+func (r *jsonRows[T]) insert(ctx context.Context, s *Store, token string) error {
+	return r.ins(s, ctx, token, r.rows)
+}
+
+func (w *Writer) undecodable(m *kafka.Message, err error) {
+	w.skipped.Add(1)
+	w.log.Error("undecodable message skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+}
+
+// newRows returns the row sink of a topic's table.
+func (w *Writer) newRows(topic string) (rowSink, error) {
+	t := w.cfg.Topics
+	switch topic {
+	case t.Punches:
+		return &punchRows{}, nil
+	case t.Rejects:
+		return &jsonRows[attendance.Reject]{ins: (*Store).InsertRejects}, nil
+	case t.Unmatched:
+		return &jsonRows[attendance.Unmatched]{ins: (*Store).InsertUnmatched}, nil
+	case t.Files:
+		return &jsonRows[attendance.FileRecord]{ins: (*Store).InsertFiles}, nil
+	}
+	return nil, fmt.Errorf("history writer: no table for topic %q", topic)
+}
+
+// pending are the batches being filled, with the message bytes they took in.
+type pending struct {
+	w       *Writer
+	batches map[batchKey]*batch
+	bytes   int
+}
+
+// add puts m into its batch and returns that batch.
+func (p *pending) add(m *kafka.Message) (*batch, error) {
+	k := batchKey{m.Topic, m.Partition}
+	b := p.batches[k]
+	if b == nil {
+		rows, err := p.w.newRows(m.Topic)
+		if err != nil {
+			return nil, err
+		}
+		b = &batch{key: k, first: m.Offset, started: time.Now(), rows: rows}
+		p.batches[k] = b
+	}
+	b.rows.add(p.w, m)
+	b.last = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	b.n++
+	size := len(m.Key) + len(m.Value)
+	b.bytes += size
+	p.bytes += size
+	return b, nil
+}
+
+func (p *pending) remove(b *batch) {
+	delete(p.batches, b.key)
+	p.bytes -= b.bytes
+}
+
+// largest is the batch holding the most bytes.
+func (p *pending) largest() *batch {
+	var big *batch
+	for _, b := range p.batches {
+		if big == nil || b.bytes > big.bytes {
+			big = b
+		}
+	}
+	return big
 }
 
 // Run consumes until ctx is cancelled (then it inserts and commits what it
@@ -154,7 +283,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	defer r.Close()
 	msgs, fetchErr := r.Messages(), r.Errors()
 
-	pending := map[batchKey]*batch{}
+	p := &pending{w: w, batches: map[batchKey]*batch{}}
 	tickEvery := c.BatchInterval / 4
 	if tickEvery < 5*time.Millisecond {
 		tickEvery = 5 * time.Millisecond
@@ -162,38 +291,48 @@ func (w *Writer) Run(ctx context.Context) error {
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 
+	flush := func(ctx context.Context, b *batch) error {
+		p.remove(b)
+		return w.flush(ctx, r, b)
+	}
 	flushAll := func(ctx context.Context, onlyDue bool) error {
 		now := time.Now()
-		for k, b := range pending {
+		for _, b := range p.batches {
 			if onlyDue && now.Sub(b.started) < c.BatchInterval {
 				continue
 			}
-			if err := w.flush(ctx, r, b); err != nil {
+			if err := flush(ctx, b); err != nil {
 				return err
 			}
-			delete(pending, k)
 		}
 		return nil
 	}
 
-	w.log.InfoContext(ctx, "history writer started", "group", c.GroupID, "brokers", c.Brokers, "batch_rows", c.BatchRows, "batch_interval", c.BatchInterval)
+	w.log.InfoContext(ctx, "history writer started", "group", c.GroupID, "brokers", c.Brokers,
+		"batch_rows", c.BatchRows, "batch_bytes", c.BatchBytes, "batch_interval", c.BatchInterval)
 	for {
 		select {
 		case m := <-msgs:
-			k := batchKey{m.Topic, m.Partition}
-			b := pending[k]
-			if b == nil {
-				b = &batch{key: k, started: time.Now()}
-				pending[k] = b
+			b, err := p.add(&m)
+			if err != nil {
+				return err
 			}
-			b.msgs = append(b.msgs, m)
-			if len(b.msgs) >= c.BatchRows {
-				if err := w.flush(ctx, r, b); err != nil {
-					return err
-				}
-				delete(pending, k)
+			switch {
+			case ctx.Err() != nil:
+				// Stopping: the shutdown below inserts and commits
+				// with a context of its own.
+			case b.n >= c.BatchRows:
+				err = flush(ctx, b)
+			case p.bytes > c.BatchBytes:
+				err = flush(ctx, p.largest())
+			}
+			if err != nil {
+				return err
 			}
 		case <-tick.C:
+			if ctx.Err() != nil {
+				continue
+			}
 			if err := flushAll(ctx, true); err != nil {
 				return err
 			}
@@ -204,18 +343,16 @@ func (w *Writer) Run(ctx context.Context) error {
 			// Shutting down: store and commit what was fetched, with a
 			// bounded context of its own.
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			for {
+			for drained := false; !drained; {
 				select {
 				case m := <-msgs:
-					k := batchKey{m.Topic, m.Partition}
-					if pending[k] == nil {
-						pending[k] = &batch{key: k, started: time.Now()}
+					if _, err := p.add(&m); err != nil {
+						cancel()
+						return err
 					}
-					pending[k].msgs = append(pending[k].msgs, m)
-					continue
 				default:
+					drained = true
 				}
-				break
 			}
 			err = flushAll(sctx, false)
 			cancel()
@@ -228,8 +365,8 @@ func (w *Writer) Run(ctx context.Context) error {
 // flush inserts one batch and then commits its offsets.
 func (w *Writer) flush(ctx context.Context, r *consume.Reader, b *batch) error {
 	tok := b.token()
-	n, err := w.insert(ctx, b, tok)
-	if err != nil {
+	n := b.rows.len()
+	if err := b.rows.insert(ctx, w.Store, tok); err != nil {
 		return fmt.Errorf("history writer: batch %s: %w", tok, err)
 	}
 	w.rows.Add(int64(n))
@@ -239,7 +376,7 @@ func (w *Writer) flush(ctx context.Context, r *consume.Reader, b *batch) error {
 			return err
 		}
 	}
-	if err := r.Commit(ctx, b.msgs[len(b.msgs)-1]); err != nil {
+	if err := r.Commit(ctx, b.last); err != nil {
 		// The rows are stored; an uncommitted batch is re-delivered and
 		// collapses by token or key. Only a stopped context is fatal.
 		if ctx.Err() != nil {
@@ -251,39 +388,4 @@ func (w *Writer) flush(ctx context.Context, r *consume.Reader, b *batch) error {
 	w.commits.Add(1)
 	w.log.DebugContext(ctx, "batch stored", "token", tok, "rows", n)
 	return nil
-}
-
-// insert decodes the batch for its topic's table and inserts it with tok.
-// It returns the number of rows inserted.
-func (w *Writer) insert(ctx context.Context, b *batch, tok string) (int, error) {
-	t := w.cfg.Topics
-	switch b.key.topic {
-	case t.Punches:
-		rows := decodeAll[attendance.Punch](w, b)
-		return len(rows), w.InsertPunches(ctx, tok, rows)
-	case t.Rejects:
-		rows := decodeAll[attendance.Reject](w, b)
-		return len(rows), w.InsertRejects(ctx, tok, rows)
-	case t.Unmatched:
-		rows := decodeAll[attendance.Unmatched](w, b)
-		return len(rows), w.InsertUnmatched(ctx, tok, rows)
-	case t.Files:
-		rows := decodeAll[attendance.FileRecord](w, b)
-		return len(rows), w.InsertFiles(ctx, tok, rows)
-	}
-	return 0, fmt.Errorf("no table for topic %q", b.key.topic)
-}
-
-func decodeAll[T any](w *Writer, b *batch) []T {
-	out := make([]T, 0, len(b.msgs))
-	for _, m := range b.msgs {
-		var v T
-		if err := json.Unmarshal(m.Value, &v); err != nil {
-			w.skipped.Add(1)
-			w.log.Error("undecodable message skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
-			continue
-		}
-		out = append(out, v)
-	}
-	return out
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/attendance-pipeline/attnd/internal/consume"
 	"github.com/attendance-pipeline/attnd/internal/publish/kafkatest"
 )
 
@@ -60,8 +63,8 @@ func TestWriterCrashBetweenInsertAndCommit(t *testing.T) {
 		t.Fatalf("run 1 stats %+v: want one inserted batch, no commit", s)
 	}
 	tbl := cfg.Database + ".punches"
-	if n := count(t, conn, "SELECT count() FROM "+tbl); n != uint64(len(crashed.msgs)) {
-		t.Fatalf("after the crash: %d rows, want the crashed batch's %d", n, len(crashed.msgs))
+	if n := count(t, conn, "SELECT count() FROM "+tbl); n != uint64(crashed.n) {
+		t.Fatalf("after the crash: %d rows, want the crashed batch's %d", n, crashed.n)
 	}
 
 	// Run 2: re-delivers the uncommitted batch and the rest.
@@ -109,5 +112,82 @@ func TestWriterCrashBetweenInsertAndCommit(t *testing.T) {
 	}
 	if s := w3.Stats(); s.Rows != 0 {
 		t.Errorf("run 3 inserted %d rows after everything was committed", s.Rows)
+	}
+}
+
+// TestWriterBatchBytesAndPoison: with a small byte bound the writer inserts
+// early (the largest batch first) and never holds more than the bound plus
+// one message; undecodable messages are skipped and committed; every punch
+// lands once.
+func TestWriterBatchBytesAndPoison(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, conn, st := openTest(t)
+	topics := []string{TopicPunches, TopicRejects, TopicUnmatched, TopicFiles}
+	_, addr := kafkatest.Fake(t, 1, 3, topics)
+
+	ps := testPunches("hq", time.Date(2026, 3, 2, 8, 0, 0, 0, seoul), 2000)
+	var msgs []kafka.Message
+	biggest := 0
+	for i := range ps {
+		b, err := json.Marshal(ps[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		biggest = max(biggest, len(b)+len(ps[i].PartitionKey()))
+		msgs = append(msgs, kafka.Message{Key: []byte(ps[i].PartitionKey()), Value: b})
+		if i%700 == 0 {
+			msgs = append(msgs, kafka.Message{Key: []byte("poison"), Value: []byte(`{"event_id":` + fmt.Sprint(i))})
+		}
+	}
+	kw := &kafka.Writer{Addr: kafka.TCP(addr), Topic: TopicPunches, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond}
+	if err := kw.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	kw.Close()
+
+	const bound = 20 << 10
+	w, err := NewWriter(st, WriterConfig{Brokers: []string{addr}, GroupID: "hist-" + cfg.Database, BatchRows: 1 << 20, BatchBytes: bound, BatchInterval: 300 * time.Millisecond},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	held := 0
+	w.afterInsert = func(b *batch) error {
+		mu.Lock()
+		held = max(held, b.bytes)
+		mu.Unlock()
+		return nil
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(rctx) }()
+	for w.Stats().Rows < int64(len(ps)) || w.Stats().Skipped < 3 {
+		select {
+		case err := <-done:
+			t.Fatalf("writer stopped early: %v (stats %+v)", err, w.Stats())
+		case <-ctx.Done():
+			t.Fatalf("stats %+v, want %d rows and 3 skipped", w.Stats(), len(ps))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s := w.Stats()
+	if s.Rows != int64(len(ps)) || s.Skipped != 3 || s.Batches < int64(len(msgs)*200/bound) {
+		t.Errorf("stats %+v: want %d rows, 3 skipped, many batches", s, len(ps))
+	}
+	if held > bound+biggest {
+		t.Errorf("a batch held %d bytes, bound %d + one message %d", held, bound, biggest)
+	}
+	if n := count(t, conn, "SELECT count() FROM "+cfg.Database+".punches FINAL"); n != uint64(len(ps)) {
+		t.Errorf("punches FINAL = %d, want %d", n, len(ps))
+	}
+	lag, err := consume.TopicLag(ctx, &kafka.Client{Addr: kafka.TCP(addr)}, "hist-"+cfg.Database, topics)
+	if err != nil || lag[TopicPunches] != 0 {
+		t.Errorf("lag after the run %v (%v): want everything committed, poison included", lag, err)
 	}
 }

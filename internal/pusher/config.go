@@ -70,11 +70,16 @@ type LogConfig struct {
 	Level string `yaml:"level"`
 }
 
-// HistoryConfig configures the embedded history writer.
+// HistoryConfig configures the embedded history writer: a (topic,
+// partition) batch is inserted at BatchRows messages (default 50,000) or
+// BatchInterval after its first one (default 1s); BatchBytes bounds the
+// message bytes held by all batches together (default 32 MiB; the largest
+// batch is inserted early).
 type HistoryConfig struct {
 	Enabled       *bool         `yaml:"enabled"`
 	GroupID       string        `yaml:"group_id"`
 	BatchRows     int           `yaml:"batch_rows"`
+	BatchBytes    int           `yaml:"batch_bytes"`
 	BatchInterval time.Duration `yaml:"batch_interval"`
 }
 

@@ -184,7 +184,7 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 		w, err := history.NewWriter(store, history.WriterConfig{
 			Brokers: cfg.Kafka.Brokers, GroupID: cfg.History.GroupID, Dialer: dialer, Transport: transport, StallTimeout: cfg.Kafka.StallTimeout,
 			Topics:    cfg.HistoryTopics(),
-			BatchRows: cfg.History.BatchRows, BatchInterval: cfg.History.BatchInterval,
+			BatchRows: cfg.History.BatchRows, BatchBytes: cfg.History.BatchBytes, BatchInterval: cfg.History.BatchInterval,
 		}, log)
 		if err != nil {
 			cancel()

@@ -36,6 +36,7 @@ import (
 	"github.com/attendance-pipeline/attnd/internal/history"
 	"github.com/attendance-pipeline/attnd/internal/match"
 	"github.com/attendance-pipeline/attnd/internal/obs"
+	"github.com/attendance-pipeline/attnd/internal/publish"
 	"github.com/attendance-pipeline/attnd/internal/push"
 )
 
@@ -184,9 +185,10 @@ func (p *Pusher) Process(ctx context.Context, msgs []kafka.Message) error {
 	matcher := p.matcher.Load()
 	var matched []history.Matched
 	var unmatched []kafka.Message
+	var dec publish.PunchDecoder
 	for _, msg := range msgs {
 		var pu attendance.Punch
-		if err := json.Unmarshal(msg.Value, &pu); err != nil {
+		if err := dec.Decode(msg.Value, &pu); err != nil {
 			p.log.ErrorContext(ctx, "undecodable punch message skipped", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, obs.KeyError, err.Error())
 			p.m.Punches.WithLabelValues("", "undecodable").Inc()
 			continue
