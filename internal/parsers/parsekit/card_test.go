@@ -19,3 +19,23 @@ func TestNormalizeCard(t *testing.T) {
 		}
 	}
 }
+
+// The card cache must tell apart cards that differ only by leading zeros or
+// by length, and cards past the packed range.
+func TestCardCacheKeys(t *testing.T) {
+	o := Options{Site: "hq", CardKey: []byte("k")}.WithDefaults()
+	cards := []string{"123", "0123", "00123", "12345678901234567", "012345678901234567", "123456789012345678", "12A", "12a"}
+	got := map[string]string{}
+	for range 2 { // the second round is served from the cache
+		for _, c := range cards {
+			p := o.Build(Row{Card: c})
+			if want := CardHash(o.CardKey, NormalizeCard(c)); p.CardHash != want {
+				t.Fatalf("card %q: hash %s, want %s", c, p.CardHash, want)
+			}
+			if prev, ok := got[c]; ok && prev != p.CardMasked {
+				t.Fatalf("card %q: masked %q then %q", c, prev, p.CardMasked)
+			}
+			got[c] = p.CardMasked
+		}
+	}
+}

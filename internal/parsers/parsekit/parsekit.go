@@ -111,30 +111,41 @@ func (o *Options) String(b []byte) string {
 // parse: a file holds the same few hundred cards many times, and the HMAC
 // is the largest cost of a row. Bounded, so memory stays flat.
 type cardCache struct {
-	mac  hash.Hash // HMAC-SHA256 with the site's key; Reset restores the keyed state
-	sum  [sha256.Size]byte
-	seen map[cardKey]cardForms
-}
-
-// cardKey holds a card inline: a string key would send every lookup to a
-// separate allocation to compare the bytes.
-type cardKey struct {
-	n uint8
-	b [23]byte
+	mac     hash.Hash // HMAC-SHA256 with the site's key; Reset restores the keyed state
+	sum     [sha256.Size]byte
+	numbers map[uint64]cardForms // cards of up to 17 digits, packed (most cards)
+	others  map[string]cardForms
 }
 
 type cardForms struct{ masked, hash string }
 
 const cardCacheMax = 4096
 
+// packDigits packs a card of 1 to 17 ASCII digits into its value and length
+// (leading zeros count), the cheapest key a map has.
+func packDigits(card string) (uint64, bool) {
+	if len(card) == 0 || len(card) > 17 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(card); i++ {
+		d := card[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + uint64(d)
+	}
+	return uint64(len(card))<<57 | v, true // 10^17 < 2^57
+}
+
 func (c *cardCache) forms(card string, keyed bool) cardForms {
-	var k cardKey
-	cacheable := len(k.b) >= len(card) // longer cards are not real; computed each time
-	if cacheable {
-		k.n = uint8(copy(k.b[:], card))
-		if f, ok := c.seen[k]; ok {
+	num, isNum := packDigits(card)
+	if isNum {
+		if f, ok := c.numbers[num]; ok {
 			return f
 		}
+	} else if f, ok := c.others[card]; ok {
+		return f
 	}
 	f := cardForms{masked: attendance.MaskCard(card)}
 	if keyed {
@@ -142,11 +153,14 @@ func (c *cardCache) forms(card string, keyed bool) cardForms {
 		c.mac.Write([]byte(card))
 		f.hash = hex.EncodeToString(c.mac.Sum(c.sum[:0]))
 	}
-	if cacheable {
-		if len(c.seen) >= cardCacheMax {
-			clear(c.seen)
-		}
-		c.seen[k] = f
+	if len(c.numbers)+len(c.others) >= cardCacheMax {
+		clear(c.numbers)
+		clear(c.others)
+	}
+	if isNum {
+		c.numbers[num] = f
+	} else {
+		c.others[strings.Clone(card)] = f // a clone: the key must not pin the line
 	}
 	return f
 }
@@ -246,7 +260,7 @@ func (o *Options) Build(r Row) attendance.Punch {
 	var forms cardForms
 	if card != "" {
 		if o.cards == nil {
-			o.cards = &cardCache{seen: map[cardKey]cardForms{}}
+			o.cards = &cardCache{numbers: map[uint64]cardForms{}, others: map[string]cardForms{}}
 			if len(o.CardKey) > 0 {
 				o.cards.mac = hmac.New(sha256.New, o.CardKey)
 			}
