@@ -1,13 +1,18 @@
 package parsekit
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
 )
@@ -26,13 +31,19 @@ import (
 // two sites with different limits) run side by side in one process without
 // affecting each other.
 //
-// Reading happens in two steps. A first csv.Reader over a bounded line feed
-// (csvFeed) cuts the input into records; CSVRows checks their structure and
-// trims the bound fields. The header row's cells for the columns T names,
-// then each non-blank record's values in those columns, are re-encoded into
-// a private buffer (replayFeed) and read back by gocsv's own csv.Reader: gocsv
-// reads the header itself and maps every row, but never sees the unbounded
-// input, and only the columns it maps are tokenized twice.
+// On the common path a record is tokenized once, by gocsv's own csv.Reader.
+// CSVRows reads physical lines through a bounded line reader. A line
+// without a quote or a CR (nearly every row of an export) is split at its
+// commas by a byte scan, which is exactly what encoding/csv does with such a
+// line; CSVRows checks its structure on the byte offsets and writes the
+// trimmed bound fields into a private buffer (replayFeed). Any other line
+// (a quote, a CR, over-long) goes to a csv.Reader over a bounded feed
+// (csvFeed), which reads the further lines of a quoted field; its record's
+// bound fields are trimmed and re-encoded into the same buffer. gocsv's
+// csv.Reader reads the header row's cells for the columns T names, then one
+// record per row, from that buffer: gocsv reads the header itself and maps
+// every row, but never sees the unbounded input, and only the columns it
+// maps are tokenized (a quoted record twice).
 //
 // Guarantees: line numbers are physical 1-based lines; memory stays bounded
 // whatever the input (a line over opt.MaxLineBytes, a field over
@@ -48,23 +59,28 @@ import (
 // possible for non-string fields) is a row Problem.
 type CSVRows[T any] struct {
 	feed     *csvFeed
-	cr       *csv.Reader
+	cr       *csv.Reader // records with a quote or CR: encoding/csv over the feed
 	maxField int
 	binds    []csvBind
 	width    int // header fields
 	cols     []string
 
-	proj []int       // the bound columns, ascending: what gocsv is given of each record
-	gbuf *replayFeed // what gocsv's csv.Reader reads: the header, then one record per Next
-	gcr  *csv.Reader // gocsv's reader, to check it consumed exactly each record
-	um   *gocsv.Unmarshaller
+	proj  []int       // the bound columns, ascending: what gocsv is given of each record
+	spans []csvSpan   // fast path: the trimmed span in the line of each bound column (indexed by column)
+	offs  []int32     // fast path: the offsets of the line's commas (up to width of them)
+	gbuf  *replayFeed // what gocsv's csv.Reader reads: the header, then one record per Next
+	gcr   *csv.Reader // gocsv's reader, to check it consumed exactly each record
+	um    *gocsv.Unmarshaller
 
-	row     T
-	rec     []string
+	row     *T
 	line    int
+	fast    []byte   // the current record when it is one plain line (aliases the line reader's buffer), else nil
+	rec     []string // the current record as encoding/csv split it (slow path); Fields builds it for a fast one
 	problem string
 	err     error
 }
+
+type csvSpan struct{ s, e int }
 
 type csvBind struct {
 	col  int
@@ -150,6 +166,8 @@ func (c *CSVRows[T]) startGocsv(header []string) error {
 	}
 	slices.Sort(c.proj)
 	c.proj = slices.Compact(c.proj)
+	c.spans = make([]csvSpan, c.proj[len(c.proj)-1]+1)
+	c.offs = make([]int32, 0, c.width)
 	c.gbuf = &replayFeed{}
 	c.gbuf.set(header, c.proj)
 	c.gcr = newCSVReader(c.gbuf)
@@ -208,34 +226,65 @@ func bindHeader(rec, cols []string) (binds []csvBind, missing []string) {
 }
 
 // Next advances to the next non-blank row; false at the end or on a read error (see Err).
+//
+// A record that is one line without a quote or a CR (almost every row of
+// an export) is never tokenized by encoding/csv here: a byte scan splits it
+// at the commas (which is all encoding/csv does with such a line), checks
+// its structure and writes the trimmed bound fields straight into gocsv's
+// replay buffer. Any other line (a quote, a CR, over-long) is handed to the
+// feed and read by encoding/csv as before, with every line it continues on.
 func (c *CSVRows[T]) Next() bool {
+	lr := c.feed.lr
 	for c.err == nil {
 		c.feed.reset()
-		rec, err := c.cr.Read()
-		if errors.Is(err, io.EOF) {
+		c.fast, c.rec = nil, nil
+		if !lr.Next() {
+			if err := lr.Err(); err != nil {
+				c.err = fmt.Errorf("read line %d: %w", lr.Line(), err)
+			}
 			return false
 		}
-		if err != nil {
-			c.err = fmt.Errorf("read line %d: %w", c.feed.lr.Line(), err)
-			return false
+		b := lr.Bytes()
+		if len(b) == 0 && !lr.TooLong() {
+			continue // encoding/csv skips empty lines too
 		}
-		c.line = c.feed.start
-		c.rec = rec
-		if blank(rec) && !c.feed.tooLong && !c.feed.cut {
-			continue
-		}
-		for _, b := range c.binds { // only bound fields are trimmed: the hot path
-			if b.col < len(rec) {
-				rec[b.col] = strings.TrimSpace(rec[b.col])
+		var n int // fields in the record
+		if !lr.TooLong() && plainLine(b) {
+			var skip bool
+			if n, skip = c.scan(b); skip {
+				continue
+			}
+			c.fast, c.line = b, lr.Line()
+		} else {
+			c.feed.take(b, lr.TooLong())
+			rec, err := c.cr.Read()
+			if errors.Is(err, io.EOF) {
+				return false
+			}
+			if err != nil {
+				c.err = fmt.Errorf("read line %d: %w", lr.Line(), err)
+				return false
+			}
+			c.line = c.feed.start
+			c.rec = rec
+			if blank(rec) && !c.feed.tooLong && !c.feed.cut {
+				continue
+			}
+			for _, b := range c.binds { // only bound fields are trimmed: the hot path
+				if b.col < len(rec) {
+					rec[b.col] = strings.TrimSpace(rec[b.col])
+				}
+			}
+			c.problem = c.check(rec)
+			n = len(rec)
+			if n > c.proj[0] {
+				c.gbuf.set(rec, c.proj)
 			}
 		}
-		c.problem = c.check(rec)
-		if len(rec) <= c.proj[0] { // no bound column at all: nothing for gocsv to map
-			var zero T
-			c.row = zero
+		if n <= c.proj[0] { // no bound column at all: nothing for gocsv to map
+			c.row = new(T)
 			return true
 		}
-		c.gbuf.set(rec, c.proj)
 		v, err := c.um.Read()
 		var pe *csv.ParseError
 		switch {
@@ -244,17 +293,157 @@ func (c *CSVRows[T]) Next() bool {
 			c.err = fmt.Errorf("line %d: gocsv re-read the record differently: %v", c.line, err)
 			return false
 		case err != nil:
-			var zero T
-			c.row = zero
+			c.row = new(T)
 			if c.problem == "" {
 				c.problem = err.Error()
 			}
 		default:
-			c.row = *v.(*T)
+			c.row = v.(*T)
 		}
 		return true
 	}
 	return false
+}
+
+// plainLine: a line encoding/csv would split at its commas and nothing
+// else (no quote; no CR, which it may drop at a line's end).
+func plainLine(b []byte) bool {
+	return bytes.IndexByte(b, '"') < 0 && bytes.IndexByte(b, '\r') < 0
+}
+
+// scan is the fast path's split of a plain line: it finds the commas,
+// the trimmed span of each bound field, applies check's rules in check's
+// order and writes the record gocsv reads (the bound fields up to the end
+// of the line, trimmed; they hold no quote, comma or line break, so they are
+// written as they are). skip: a blank row.
+func (c *CSVRows[T]) scan(b []byte) (n int, skip bool) {
+	offs, after := commaOffsets(b, c.offs[:0], c.width)
+	c.offs = offs
+	n = len(offs) + 1
+	if len(offs) == c.width { // more fields than the header: count the rest
+		n += bytes.Count(b[after:], comma)
+	}
+	content := false
+	for _, col := range c.proj {
+		if col >= n {
+			break
+		}
+		s, e := 0, len(b)
+		if col > 0 {
+			s = int(offs[col-1]) + 1
+		}
+		if col < len(offs) {
+			e = int(offs[col])
+		}
+		s, e = trimSpan(b, s, e)
+		c.spans[col] = csvSpan{s, e}
+		content = content || s < e
+	}
+	if !content && blankBytes(b) { // (bound fields blank: the row is blank if the line is)
+		return n, true
+	}
+	c.problem = ""
+	switch {
+	case n < c.width:
+		c.problem = fmt.Sprintf("want %d fields, got %d", c.width, n)
+	case n > c.width && !blankBytes(b[offs[c.width-1]+1:]):
+		c.problem = fmt.Sprintf("want %d fields, got %d", c.width, n)
+	default:
+		for _, bd := range c.binds {
+			if sp := c.spans[bd.col]; sp.e-sp.s > c.maxField {
+				c.problem = fmt.Sprintf("%s longer than %d bytes", bd.name, c.maxField)
+				break
+			}
+		}
+	}
+	if n > c.proj[0] {
+		c.gbuf.setSpans(b, c.spans, c.proj, n)
+	}
+	return n, false
+}
+
+// commaOffsets appends to dst the offsets in b of its commas, up to limit
+// of them, eight bytes at a time. after is where the limit-th comma ends
+// (len(b) when there are fewer).
+func commaOffsets(b []byte, dst []int32, limit int) (offs []int32, after int) {
+	const ones, high7 = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		v := binary.LittleEndian.Uint64(b[i:]) ^ (ones * ',')
+		t := ^((v&high7 + high7) | v | high7) // the high bit of each byte of v that is zero, i.e. a comma in b
+		for t != 0 {
+			at := i + bits.TrailingZeros64(t)>>3
+			if dst = append(dst, int32(at)); len(dst) == limit {
+				return dst, at + 1
+			}
+			t &= t - 1
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == ',' {
+			if dst = append(dst, int32(i)); len(dst) == limit {
+				return dst, i + 1
+			}
+		}
+	}
+	return dst, len(b)
+}
+
+var comma = []byte{','}
+
+// trimSpan is strings.TrimSpace on b[s:e], as offsets.
+func trimSpan(b []byte, s, e int) (int, int) {
+	for s < e {
+		if c := b[s]; c < utf8.RuneSelf {
+			if asciiSpace[c] == 0 {
+				break
+			}
+			s++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[s:e])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		s += size
+	}
+	for e > s {
+		if c := b[e-1]; c < utf8.RuneSelf {
+			if asciiSpace[c] == 0 {
+				break
+			}
+			e--
+			continue
+		}
+		r, size := utf8.DecodeLastRune(b[s:e])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		e -= size
+	}
+	return s, e
+}
+
+var asciiSpace = [utf8.RuneSelf]uint8{'\t': 1, '\n': 1, '\v': 1, '\f': 1, '\r': 1, ' ': 1}
+
+// blankBytes: every comma-separated field of b is empty after TrimSpace.
+func blankBytes(b []byte) bool {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if c != ',' && asciiSpace[c] == 0 {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if !unicode.IsSpace(r) {
+			return false
+		}
+		i += size
+	}
+	return true
 }
 
 func (c *CSVRows[T]) check(rec []string) string {
@@ -290,10 +479,20 @@ func blank(rec []string) bool {
 
 // Row is the current row; fields whose column is missing on a short row are
 // empty. Valid until the next call to Next.
-func (c *CSVRows[T]) Row() *T { return &c.row }
+func (c *CSVRows[T]) Row() *T { return c.row }
 
 // Fields are the current record's fields (bound ones trimmed); valid until Next.
-func (c *CSVRows[T]) Fields() []string { return c.rec }
+func (c *CSVRows[T]) Fields() []string {
+	if c.rec == nil && c.fast != nil {
+		c.rec = strings.Split(string(c.fast), ",")
+		for _, b := range c.binds {
+			if b.col < len(c.rec) {
+				c.rec[b.col] = strings.TrimSpace(c.rec[b.col])
+			}
+		}
+	}
+	return c.rec
+}
 
 // Line is the physical line the current row starts on.
 func (c *CSVRows[T]) Line() int { return c.line }
@@ -304,7 +503,12 @@ func (c *CSVRows[T]) Problem() string { return c.problem }
 
 // Raw is the current row's text as read (several lines for a quoted field
 // with line breaks; the head of an over-long line). Not card-masked.
-func (c *CSVRows[T]) Raw() string { return string(c.feed.raw) }
+func (c *CSVRows[T]) Raw() string {
+	if c.fast != nil {
+		return string(c.fast)
+	}
+	return string(c.feed.raw)
+}
 
 // Err is the read error that stopped Next, or nil at a clean end.
 func (c *CSVRows[T]) Err() error { return c.err }
@@ -333,39 +537,45 @@ func (f *csvFeed) Read(p []byte) (int, error) {
 		case len(f.raw) > f.maxRecord: // mid-record and over the bound: close the quote
 			f.cut = true
 			f.buf = append(f.buf[:0], '"', '\n')
+			f.pending = f.buf
 		case !f.lr.Next():
 			if err := f.lr.Err(); err != nil {
 				return 0, err
 			}
 			return 0, io.EOF
 		default:
-			b := f.lr.Bytes()
-			if f.lr.TooLong() {
-				// Keep a head csv can split: whole fields only, no quotes.
-				f.tooLong = true
-				b = []byte(strings.ReplaceAll(clip(string(b), 200), `"`, ""))
-				if i := strings.LastIndexByte(string(b), ','); i > 0 {
-					b = b[:i]
-				}
-				if len(b) == 0 {
-					b = []byte("?")
-				}
-			}
-			if len(b) > 0 || len(f.raw) > 0 {
-				if len(f.raw) > 0 {
-					f.raw = append(f.raw, '\n')
-				} else {
-					f.start = f.lr.Line()
-				}
-				f.raw = append(f.raw, b...)
-			}
-			f.buf = append(append(f.buf[:0], b...), '\n')
+			f.take(f.lr.Bytes(), f.lr.TooLong())
 		}
-		f.pending = f.buf
 	}
 	n := copy(p, f.pending)
 	f.pending = f.pending[n:]
 	return n, nil
+}
+
+// take queues line b (read from lr) for encoding/csv and adds it to the
+// record's raw text.
+func (f *csvFeed) take(b []byte, tooLong bool) {
+	if tooLong {
+		// Keep a head csv can split: whole fields only, no quotes.
+		f.tooLong = true
+		b = []byte(strings.ReplaceAll(clip(string(b), 200), `"`, ""))
+		if i := strings.LastIndexByte(string(b), ','); i > 0 {
+			b = b[:i]
+		}
+		if len(b) == 0 {
+			b = []byte("?")
+		}
+	}
+	if len(b) > 0 || len(f.raw) > 0 {
+		if len(f.raw) > 0 {
+			f.raw = append(f.raw, '\n')
+		} else {
+			f.start = f.lr.Line()
+		}
+		f.raw = append(f.raw, b...)
+	}
+	f.buf = append(append(f.buf[:0], b...), '\n')
+	f.pending = f.buf
 }
 
 // replayFeed is the input of gocsv's csv.Reader: one CSV-encoded record at
@@ -408,6 +618,27 @@ func (f *replayFeed) set(rec []string, cols []int) {
 		b = append(append(b, s...), '"')
 	}
 	f.buf, f.off = append(b, '\n'), 0
+	f.total += int64(len(f.buf))
+}
+
+// setSpans is set for a plain line b of n fields whose bound fields are at
+// spans: no field of it needs quoting.
+func (f *replayFeed) setSpans(b []byte, spans []csvSpan, cols []int, n int) {
+	k := 0
+	for k < len(cols) && cols[k] < n {
+		k++
+	}
+	out := f.buf[:0]
+	for i, col := range cols[:k] {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, b[spans[col].s:spans[col].e]...)
+	}
+	if k == 1 && len(out) == 0 {
+		out = append(out, '"', '"') // a lone empty field, not an empty line
+	}
+	f.buf, f.off = append(out, '\n'), 0
 	f.total += int64(len(f.buf))
 }
 
