@@ -51,6 +51,7 @@ type Site struct {
 const (
 	DefaultPollInterval = 30 * time.Second
 	DefaultMinAge       = 5 * time.Second
+	DefaultParallel     = 4
 	DefaultListen       = "127.0.0.1:9464"
 )
 
@@ -114,6 +115,9 @@ func (c *Config) applyDefaults() {
 		}
 		if s.After == "" {
 			s.After = "leave"
+		}
+		if s.Parallel == 0 {
+			s.Parallel = DefaultParallel
 		}
 		if s.TZ == "" {
 			if site, ok := c.Sites[s.Site]; ok && site.TZ != "" {
@@ -251,6 +255,9 @@ func (c *Config) Validate(lookup func(string) (string, bool)) error {
 		}
 		if s.Workers < 0 {
 			bad("%s.workers: %d is negative", key, s.Workers)
+		}
+		if s.Parallel < 0 {
+			bad("%s.parallel: %d is negative", key, s.Parallel)
 		}
 	}
 	return errors.Join(errs...)

@@ -280,6 +280,13 @@ func (in *Ingest) Once(ctx context.Context, settle time.Duration) error {
 // progress, so Once ends while Kafka refuses writes instead of retrying
 // forever. A List error is returned; a file's error is logged and recorded,
 // and the scan goes on with the next file.
+//
+// Listing, opening (and spooling), the after-action and the bookkeeping of
+// retries stay on the source's goroutine, in listing order; up to
+// spec.Parallel files at a time are decided in the ledger, parsed, published
+// and completed by workers, each with its own ledger entry and file writer.
+// Two files with the same content are never in flight together: the second
+// waits for the first, then finds its content done (a duplicate).
 func (in *Ingest) scan(ctx context.Context, r *runner) (int, error) {
 	files, err := r.src.List(ctx)
 	if err != nil {
@@ -292,85 +299,156 @@ func (in *Ingest) scan(ctx context.Context, r *runner) (int, error) {
 			in.refreshStateGauge(context.WithoutCancel(ctx), true)
 		}
 	}()
-	for _, f := range files {
-		if ctx.Err() != nil {
-			return n, nil
+	parallel := max(r.spec.Parallel, 1)
+	results := make(chan fileResult, parallel)
+	inflight := map[string]bool{} // contents being processed
+	running := 0
+	settle := func(res fileResult) {
+		running--
+		delete(inflight, res.sum)
+		worked, err := res.worked, res.err
+		if err == nil && res.finish {
+			err = in.finish(ctx, r, res.f, res.log)
 		}
-		worked, err := in.handle(ctx, r, f)
+		switch {
+		case res.retry:
+			r.retryAt[res.f.Path] = time.Now().Add(in.cfg.Retry)
+		case worked:
+			delete(r.retryAt, res.f.Path)
+		}
 		if worked {
 			n++
 		}
 		if err != nil && ctx.Err() == nil {
-			r.failing[f.Path] = err
-			r.logger.Error("file failed, will retry", obs.KeyFile, f.Path, obs.KeyError, err.Error())
+			r.failing[res.f.Path] = err
+			r.logger.Error("file failed, will retry", obs.KeyFile, res.f.Path, obs.KeyError, err.Error())
 		} else if err == nil && worked {
-			delete(r.failing, f.Path)
+			delete(r.failing, res.f.Path)
 		}
+	}
+	for _, f := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		job, res := in.prepare(ctx, r, f)
+		if job == nil {
+			running++
+			settle(res)
+			continue
+		}
+		// A worker slot, and no other file with this content in flight.
+		for running >= parallel || inflight[job.sum] {
+			settle(<-results)
+		}
+		inflight[job.sum] = true
+		running++
+		go func() { results <- in.process(ctx, r, job) }()
+	}
+	for running > 0 {
+		settle(<-results)
 	}
 	return n, nil
 }
 
-// handle takes one listed file through the ledger. worked says whether it
-// reached a final state (done or quarantined) in this call.
-func (in *Ingest) handle(ctx context.Context, r *runner, f source.File) (worked bool, err error) {
+// fileJob is a listed file opened and hashed on the source's goroutine.
+type fileJob struct {
+	f       source.File
+	log     *slog.Logger
+	content io.Reader
+	sum     string
+	cleanup func()
+}
+
+// fileResult is what became of a file, for the source's goroutine.
+type fileResult struct {
+	f      source.File
+	log    *slog.Logger
+	sum    string // the content's hash when a worker processed it
+	worked bool   // reached a final state (done or quarantined) in this call
+	finish bool   // apply the after-action
+	retry  bool   // failed: wait cfg.Retry before the next attempt
+	err    error
+}
+
+// prepare is the part of a file's handling on the source's goroutine: the
+// retry delay, the ledger's word on an unchanged file, opening and hashing.
+// It returns a job for a worker, or the file's result when there is none.
+func (in *Ingest) prepare(ctx context.Context, r *runner, f source.File) (*fileJob, fileResult) {
 	log := r.logger.With(obs.KeyFile, f.Path)
-	key := f.Path
-	if at, ok := r.retryAt[key]; ok && time.Now().Before(at) {
-		return false, nil
+	res := fileResult{f: f, log: log}
+	if at, ok := r.retryAt[f.Path]; ok && time.Now().Before(at) {
+		return nil, res
 	}
 	// Settled content at an unchanged (path, size, mtime): no need to hash.
 	if e, ok, err := in.led.Known(ctx, f.Source, f.Path, f.Size, f.ModTime); err != nil {
-		return false, err
+		res.err = err
+		return nil, res
 	} else if ok {
-		if e.State == attendance.FileDone {
-			// A crash between "done" and the after-action leaves the file here.
-			return false, in.finish(ctx, r, f, log)
-		}
-		return false, nil
+		// A crash between "done" and the after-action leaves the file here.
+		res.finish = e.State == attendance.FileDone
+		return nil, res
 	}
 
 	rc, err := r.src.Open(ctx, f)
 	if err != nil {
 		in.metrics.SourceError(r.spec.Name, "open")
-		return false, fmt.Errorf("open: %w", err)
+		res.err = fmt.Errorf("open: %w", err)
+		return nil, res
 	}
 	content, sum, size, cleanup, err := in.spool(ctx, rc)
 	if err != nil {
 		in.metrics.SourceError(r.spec.Name, "read")
-		return false, fmt.Errorf("read %s: %w", f.Path, err)
+		res.err = fmt.Errorf("read %s: %w", f.Path, err)
+		return nil, res
 	}
-	defer cleanup()
 	in.metrics.Bytes.WithLabelValues(r.spec.Name).Add(float64(size))
-	log = log.With(obs.KeySHA256, sum)
+	return &fileJob{f: f, log: log.With(obs.KeySHA256, sum), content: content, sum: sum, cleanup: cleanup}, res
+}
 
-	id := ledger.FileID{Source: f.Source, Path: f.Path, Size: f.Size, ModTime: f.ModTime, SHA256: sum}
+// process takes an opened file through the ledger, the parser and Kafka (on
+// a worker goroutine).
+func (in *Ingest) process(ctx context.Context, r *runner, job *fileJob) (res fileResult) {
+	defer job.cleanup()
+	f, log := job.f, job.log
+	res = fileResult{f: f, log: log, sum: job.sum}
+	fail := func(err error) fileResult {
+		res.err, res.retry = err, true
+		in.metrics.Files.WithLabelValues(r.spec.Name, attendance.FileFailed).Inc()
+		in.refreshStateGauge(ctx, false)
+		return res
+	}
+
+	id := ledger.FileID{Source: f.Source, Path: f.Path, Size: f.Size, ModTime: f.ModTime, SHA256: job.sum}
 	decision, entry, err := in.led.Decide(ctx, id)
 	if err != nil {
-		return false, err
+		res.err = err
+		return res
 	}
 	switch decision {
 	case ledger.SkipDuplicate:
 		log.Info("same content already ingested, skipping", "done_as", entry.Path)
 		in.metrics.Files.WithLabelValues(r.spec.Name, "duplicate").Inc()
-		return false, in.finish(ctx, r, f, log)
+		res.finish = true
+		return res
 	case ledger.SkipQuarantined:
 		log.Info("same content was quarantined before, skipping", "reason", entry.Reason)
-		return false, nil
+		return res
 	}
 	if entry.Attempts > 1 {
 		log.Info("re-publishing file from the start", "attempt", entry.Attempts)
 	}
-	res, perr := in.publishFile(ctx, r, f, content, sum)
+	pres, perr := in.publishFile(ctx, r, f, job.content, job.sum)
 	if ctx.Err() != nil {
 		// Stopping: leave the entry pending; it is resumed on the next start.
-		return false, ctx.Err()
+		res.err = ctx.Err()
+		return res
 	}
 	rec := attendance.FileRecord{
-		Source: f.Source, Path: f.Path, Size: f.Size, ModTime: f.ModTime, SHA256: sum,
-		Site: r.spec.Site, Vendor: res.Vendor, Layout: res.Layout, Encoding: res.Encoding,
-		Punches: res.Punches, Rejects: res.Rejects, At: time.Now().UTC(),
+		Source: f.Source, Path: f.Path, Size: f.Size, ModTime: f.ModTime, SHA256: job.sum,
+		Site: r.spec.Site, Vendor: pres.Vendor, Layout: pres.Layout, Encoding: pres.Encoding,
+		Punches: pres.Punches, Rejects: pres.Rejects, At: time.Now().UTC(),
 	}
-	out := ledger.Outcome{Site: r.spec.Site, Vendor: res.Vendor, Layout: res.Layout, Encoding: res.Encoding, Punches: res.Punches, Rejects: res.Rejects}
+	out := ledger.Outcome{Site: r.spec.Site, Vendor: pres.Vendor, Layout: pres.Layout, Encoding: pres.Encoding, Punches: pres.Punches, Rejects: pres.Rejects}
 	switch {
 	case perr == nil:
 		rec.State, out.State = attendance.FileDone, attendance.FileDone
@@ -379,40 +457,37 @@ func (in *Ingest) handle(ctx context.Context, r *runner, f source.File) (worked 
 		rec.Reason, out.Reason = perr.Error(), perr.Error()
 	default:
 		out.State, out.Reason = attendance.FileFailed, perr.Error()
-		if _, err := in.led.Complete(ctx, sum, out); err != nil {
-			return false, errors.Join(perr, err)
+		if _, err := in.led.Complete(ctx, job.sum, out); err != nil {
+			res.err = errors.Join(perr, err)
+			return res
 		}
-		r.retryAt[key] = time.Now().Add(in.cfg.Retry)
-		in.metrics.Files.WithLabelValues(r.spec.Name, attendance.FileFailed).Inc()
-		in.refreshStateGauge(ctx, false)
-		return false, perr
+		return fail(perr)
 	}
 	// The file record is the last message of the file; done only once it is acknowledged.
 	if err := in.pub.PublishFile(ctx, rec); err != nil {
 		out.State, out.Reason = attendance.FileFailed, err.Error()
-		if _, lerr := in.led.Complete(ctx, sum, out); lerr != nil {
+		if _, lerr := in.led.Complete(ctx, job.sum, out); lerr != nil {
 			err = errors.Join(err, lerr)
 		}
-		r.retryAt[key] = time.Now().Add(in.cfg.Retry)
-		in.metrics.Files.WithLabelValues(r.spec.Name, attendance.FileFailed).Inc()
-		in.refreshStateGauge(ctx, false)
-		return false, err
+		return fail(err)
 	}
-	if _, err := in.led.Complete(ctx, sum, out); err != nil {
-		return false, err
+	if _, err := in.led.Complete(ctx, job.sum, out); err != nil {
+		res.err = err
+		return res
 	}
-	delete(r.retryAt, key)
+	res.worked = true
 	in.metrics.Files.WithLabelValues(r.spec.Name, out.State).Inc()
 	in.refreshStateGauge(ctx, false)
-	log = log.With(obs.KeyLayout, res.Layout)
+	res.log = log.With(obs.KeyLayout, pres.Layout)
 	if out.State == attendance.FileQuarantined {
-		log.Warn("file quarantined", "reason", out.Reason)
-		return true, nil
+		res.log.Warn("file quarantined", "reason", out.Reason)
+		return res
 	}
-	in.metrics.Events.WithLabelValues(r.spec.Name).Add(float64(res.Punches))
-	in.metrics.Rejects.WithLabelValues(r.spec.Name).Add(float64(res.Rejects))
-	log.Info("file done", "punches", res.Punches, "rejects", res.Rejects, "encoding", res.Encoding, "vendor", res.Vendor)
-	return true, in.finish(ctx, r, f, log)
+	in.metrics.Events.WithLabelValues(r.spec.Name).Add(float64(pres.Punches))
+	in.metrics.Rejects.WithLabelValues(r.spec.Name).Add(float64(pres.Rejects))
+	res.log.Info("file done", "punches", pres.Punches, "rejects", pres.Rejects, "encoding", pres.Encoding, "vendor", pres.Vendor)
+	res.finish = true
+	return res
 }
 
 func (in *Ingest) finish(ctx context.Context, r *runner, f source.File, log *slog.Logger) error {

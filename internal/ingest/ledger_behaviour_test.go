@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -347,5 +348,70 @@ func TestDaemonRidesOutBrokerOutage(t *testing.T) {
 				c.Close()
 			}
 		})
+	}
+}
+
+// Files of one source are processed several at a time (parallel: 3): every
+// file is done once with its own ledger entry, and copies of one content in
+// the same listing never overlap, so the copies are skipped as duplicates
+// and nothing is published twice.
+func TestParallelFilesOfASource(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, addr := kafkatest.Fake(t, 1, 3, allTopics)
+	root := t.TempDir()
+	drops, done := filepath.Join(root, "drops"), filepath.Join(root, "done")
+	mkdirs(t, drops)
+	want := map[string]bool{}
+	var first string
+	for i := range 10 {
+		p := filepath.Join(drops, fmt.Sprintf("export_%02d.csv", i))
+		telecopDrop(t, p, 20+i, 300+37*i, 40)
+		ev, _ := expected(t, p, "hq")
+		want = union(want, ev)
+		if i == 0 {
+			first = p
+		}
+	}
+	raw, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"export_00 (1).csv", "export_05 copy.csv", "zz_export_00.csv"} {
+		writeOld(t, filepath.Join(drops, name), string(raw))
+	}
+	in := startedIngest(t, ctx, testConfig(filepath.Join(root, "state"), addr, drops, "move:"+done, "    parallel: 3\n"))
+	if err := in.Once(ctx, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	got := onTopic(t, addr)
+	sameIDs(t, "punches", got, want)
+	for id, n := range got {
+		if n != 1 {
+			t.Fatalf("event %s on the topic %d times, want once", id, n)
+		}
+	}
+	all, err := in.Ledger().All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 10 {
+		t.Fatalf("%d ledger entries, want 10", len(all))
+	}
+	for _, e := range all {
+		if e.State != attendance.FileDone || e.Attempts != 1 {
+			t.Fatalf("ledger entry %+v: want done at the first attempt", e)
+		}
+	}
+	if recs := kafkatest.ReadAll(t, addr, publish.DefaultFilesTopic); len(recs) != 10 {
+		t.Fatalf("%d file records, want 10", len(recs))
+	}
+	if v := obs.Value(in.metrics.Files.WithLabelValues("hq-drops", "duplicate")); v != 3 {
+		t.Fatalf("duplicate files metric %v, want 3", v)
+	}
+	left, _ := os.ReadDir(drops)
+	moved, _ := os.ReadDir(done)
+	if len(left) != 0 || len(moved) != 13 {
+		t.Fatalf("%d files left in the drop folder, %d moved: want 0 and 13", len(left), len(moved))
 	}
 }

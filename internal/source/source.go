@@ -55,8 +55,12 @@ type Spec struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	MinAge       time.Duration `yaml:"min_age"`
 	Timeout      time.Duration `yaml:"timeout"` // per FTP operation
-	// Workers sizes an FTP source's connection pool (Workers+1). Files of
-	// one source are read one at a time in listing order whatever the type;
-	// run several sources for parallel reading.
+	// Workers sizes an FTP source's connection pool (Workers+1). Files are
+	// listed, opened (downloaded) and finished one at a time in listing
+	// order whatever the type.
 	Workers int `yaml:"workers"`
+	// Parallel is how many files of the source are parsed and published at
+	// the same time, each with its own ledger entry (default 4; 1 is one
+	// file after the other). Files with the same content never overlap.
+	Parallel int `yaml:"parallel"`
 }
