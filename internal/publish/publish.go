@@ -262,7 +262,7 @@ func New(cfg Config, logger *slog.Logger, metrics *obs.IngestMetrics) (*Publishe
 			Balancer:        &kafka.Hash{}, // key = partition: one person's punches stay in order
 			RequiredAcks:    kafka.RequireAll,
 			BatchTimeout:    cfg.BatchTimeout,
-			BatchSize:       cfg.ChunkSize,
+			BatchSize:       min(cfg.ChunkSize, 1000),
 			BatchBytes:      1 << 20,
 			Compression:     comp,
 			MaxAttempts:     3,
