@@ -410,5 +410,6 @@ func FuzzCSVRowsSameAsReference(f *testing.F) {
 		opt := Options{MaxLineBytes: 64, MaxFieldBytes: 16}
 		sameAsRef[abcRow](t, string(in), opt, 2)
 		sameAsRef[typedRow](t, string(in), opt, 1)
+		sameAsRef[skipRow](t, string(in), opt, 0)
 	})
 }

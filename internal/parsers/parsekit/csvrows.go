@@ -62,15 +62,17 @@ type CSVRows[T any] struct {
 	cr       *csv.Reader // records with a quote or CR: encoding/csv over the feed
 	maxField int
 	binds    []csvBind
-	width    int // header fields
-	cols     []string
+	width    int      // header fields
+	cols     []string // the header must hold these (CSVColumns)
+	mapped   []string // gocsv maps these (T's exported fields)
 
-	proj  []int       // the bound columns, ascending: what gocsv is given of each record
-	spans []csvSpan   // fast path: the trimmed span in the line of each bound column (indexed by column)
-	offs  []int32     // fast path: the offsets of the line's commas (up to width of them)
-	gbuf  *replayFeed // what gocsv's csv.Reader reads: the header, then one record per Next
-	gcr   *csv.Reader // gocsv's reader, to check it consumed exactly each record
-	um    *gocsv.Unmarshaller
+	checked []int       // the bound columns, ascending: trimmed and checked
+	proj    []int       // the bound columns gocsv maps, ascending: what gocsv is given of each record
+	spans   []csvSpan   // fast path: the trimmed span in the line of each bound column (indexed by column)
+	offs    []int32     // fast path: the offsets of the line's commas (up to width of them)
+	gbuf    *replayFeed // what gocsv's csv.Reader reads: the header, then one record per Next
+	gcr     *csv.Reader // gocsv's reader, to check it consumed exactly each record
+	um      *gocsv.Unmarshaller
 
 	row     *T
 	line    int
@@ -88,19 +90,31 @@ type csvBind struct {
 }
 
 // CSVColumns lists the column names of T's exported fields with a `csv` tag
-// (the tag's first comma-separated part; "-" excluded), in field order.
-// Every one of them must be in the header.
+// (the tag's first comma-separated part; "-" excluded), and of its blank
+// (_) fields with one, in field order. Every one of them must be in the
+// header. A blank field names a column the layout requires but does not
+// read: the column is checked like the others (field length) but gocsv
+// never maps it, which saves gocsv's per-field reflection on every row.
 func CSVColumns[T any]() []string {
+	cols, _ := csvColumns[T]()
+	return cols
+}
+
+// csvColumns also returns the columns gocsv maps (the exported fields').
+func csvColumns[T any]() (cols, mapped []string) {
 	t := reflect.TypeFor[T]()
-	var cols []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("csv"), ",")
-		if name = strings.TrimSpace(name); name != "" && name != "-" && f.IsExported() {
-			cols = append(cols, name)
+		if name = strings.TrimSpace(name); name == "" || name == "-" || !f.IsExported() && f.Name != "_" {
+			continue
+		}
+		cols = append(cols, name)
+		if f.IsExported() {
+			mapped = append(mapped, name)
 		}
 	}
-	return cols
+	return cols, mapped
 }
 
 // NewCSVRows reads up to maxPreamble rows (title rows of Excel reports) before
@@ -109,8 +123,8 @@ func NewCSVRows[T any](r io.Reader, opt Options, maxPreamble int) (*CSVRows[T], 
 	opt = opt.WithDefaults()
 	feed := &csvFeed{lr: NewLineReader(r, opt.MaxLineBytes), maxRecord: opt.MaxLineBytes}
 	cr := newCSVReader(feed)
-	cols := CSVColumns[T]()
-	c := &CSVRows[T]{feed: feed, cr: cr, maxField: opt.MaxFieldBytes, cols: cols}
+	cols, mapped := csvColumns[T]()
+	c := &CSVRows[T]{feed: feed, cr: cr, maxField: opt.MaxFieldBytes, cols: cols, mapped: mapped}
 	var first []string
 	firstLine := 0
 	for n := 0; n <= maxPreamble; n++ {
@@ -158,15 +172,20 @@ func newCSVReader(r io.Reader) *csv.Reader {
 // header line itself from the replay buffer, then the header is normalized
 // for this Unmarshaller only (not with the global gocsv.SetHeaderNormalizer).
 func (c *CSVRows[T]) startGocsv(header []string) error {
-	if len(c.binds) == 0 {
+	for _, b := range c.binds {
+		c.checked = append(c.checked, b.col)
+		if slices.Contains(c.mapped, b.name) {
+			c.proj = append(c.proj, b.col)
+		}
+	}
+	if len(c.proj) == 0 {
 		return fmt.Errorf("%T has no csv-tagged field", *new(T))
 	}
-	for _, b := range c.binds {
-		c.proj = append(c.proj, b.col)
-	}
+	slices.Sort(c.checked)
+	c.checked = slices.Compact(c.checked)
 	slices.Sort(c.proj)
 	c.proj = slices.Compact(c.proj)
-	c.spans = make([]csvSpan, c.proj[len(c.proj)-1]+1)
+	c.spans = make([]csvSpan, c.checked[len(c.checked)-1]+1)
 	c.offs = make([]int32, 0, c.width)
 	c.gbuf = &replayFeed{}
 	c.gbuf.set(header, c.proj)
@@ -183,7 +202,7 @@ func (c *CSVRows[T]) startGocsv(header []string) error {
 	if len(um.Headers) != len(c.proj) {
 		return fmt.Errorf("gocsv read %d header fields, want %d", len(um.Headers), len(c.proj))
 	}
-	for _, col := range c.cols {
+	for _, col := range c.mapped {
 		if slices.Contains(um.MismatchedStructFields, col) {
 			return fmt.Errorf("gocsv did not bind column %s", col)
 		}
@@ -200,7 +219,7 @@ func (c *CSVRows[T]) startGocsv(header []string) error {
 // found, never an untagged field that happens to share a column's name.
 func (c *CSVRows[T]) normalizeHeader(headers []string) []string {
 	out := make([]string, len(headers))
-	binds, _ := bindHeader(headers, c.cols)
+	binds, _ := bindHeader(headers, c.mapped)
 	for _, b := range binds {
 		out[b.col] = b.name
 	}
@@ -324,7 +343,7 @@ func (c *CSVRows[T]) scan(b []byte) (n int, skip bool) {
 		n += bytes.Count(b[after:], comma)
 	}
 	content := false
-	for _, col := range c.proj {
+	for _, col := range c.checked {
 		if col >= n {
 			break
 		}
@@ -400,6 +419,8 @@ func trimSpan(b []byte, s, e int) (int, int) {
 			}
 			s++
 			continue
+		} else if !spaceLead(c) {
+			break
 		}
 		r, size := utf8.DecodeRune(b[s:e])
 		if !unicode.IsSpace(r) {
@@ -408,12 +429,20 @@ func trimSpan(b []byte, s, e int) (int, int) {
 		s += size
 	}
 	for e > s {
-		if c := b[e-1]; c < utf8.RuneSelf {
+		c := b[e-1]
+		if c < utf8.RuneSelf {
 			if asciiSpace[c] == 0 {
 				break
 			}
 			e--
 			continue
+		}
+		k := e - 1 // where DecodeLastRune starts the last rune
+		for k > s && k > e-utf8.UTFMax && !utf8.RuneStart(b[k]) {
+			k--
+		}
+		if !spaceLead(b[k]) {
+			break
 		}
 		r, size := utf8.DecodeLastRune(b[s:e])
 		if !unicode.IsSpace(r) {
@@ -423,6 +452,11 @@ func trimSpan(b []byte, s, e int) (int, int) {
 	}
 	return s, e
 }
+
+// spaceLead: c leads the UTF-8 encoding of a non-ASCII space (U+0085,
+// U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000);
+// Hangul never does.
+func spaceLead(c byte) bool { return c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3 }
 
 var asciiSpace = [utf8.RuneSelf]uint8{'\t': 1, '\n': 1, '\v': 1, '\f': 1, '\r': 1, ' ': 1}
 

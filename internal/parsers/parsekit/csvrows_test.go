@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
 )
@@ -291,5 +293,59 @@ func TestCSVRowsNoColumns(t *testing.T) {
 	var fe *FileError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "no csv-tagged field") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// skipRow requires column B but does not read it: gocsv never maps it.
+type skipRow struct {
+	A string `csv:"A"`
+	_ string `csv:"B"`
+	C string `csv:"C"`
+}
+
+// A blank field names a required, checked column that gocsv does not map.
+func TestCSVRowsBlankFieldColumns(t *testing.T) {
+	if got := strings.Join(CSVColumns[skipRow](), ","); got != "A,B,C" {
+		t.Fatalf("CSVColumns = %s", got)
+	}
+	_, err := NewCSVRows[skipRow](strings.NewReader("A,C\n1,2\n"), Options{File: "f.csv"}, 0)
+	var fe *FileError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "lacks column(s) B (want A,B,C)") {
+		t.Errorf("missing blank-field column: %v", err)
+	}
+	gs, rows := readAll[skipRow](t, "C,B,A\n c , b , a \n3,"+strings.Repeat("b", 20)+",1\n", Options{MaxFieldBytes: 16}, 0)
+	if len(rows) != 2 || rows[0].A != "a" || rows[0].C != "c" || gs[0].problem != "" {
+		t.Errorf("row 1 %+v %+v", rows, gs)
+	}
+	if len(gs) == 2 && gs[1].problem != "B longer than 16 bytes" {
+		t.Errorf("row 2 problem %q", gs[1].problem)
+	}
+	if _, err := NewCSVRows[struct {
+		_ string `csv:"A"`
+	}](strings.NewReader("A\n1\n"), Options{}, 0); err == nil || !strings.Contains(err.Error(), "no csv-tagged field") {
+		t.Errorf("only blank fields: %v", err)
+	}
+}
+
+// trimSpan is strings.TrimSpace, on any bytes.
+func FuzzTrimSpan(f *testing.F) {
+	for _, s := range []string{" a ", "\u00a0김\u3000", "\u2028x\u205f", "\xe3\x80", "\x80\x80\x80\x80 ", " \u0085", "성공", "\xc2\xa0\xa0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte("," + s + ",")
+		i, j := trimSpan(b, 1, len(b)-1)
+		if got, want := string(b[i:j]), strings.TrimSpace(s); got != want {
+			t.Fatalf("trimSpan(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+// spaceLead covers every non-ASCII rune unicode.IsSpace accepts.
+func TestSpaceLead(t *testing.T) {
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if unicode.IsSpace(r) && !spaceLead(string(r)[0]) {
+			t.Errorf("%U", r)
+		}
 	}
 }

@@ -65,9 +65,13 @@ func hasSuffixFold(s, suffix string) bool {
 }
 
 // record is one tb_workresult row, as CSV columns or as XML child elements.
+// str_Week is a required CSV column that no punch reads: the blank field
+// keeps it in the header check without gocsv mapping it on every row
+// (parsekit.CSVColumns).
 type record struct {
 	DateAttestation string `csv:"date_Attestation" xml:"date_Attestation"`
-	Week            string `csv:"str_Week" xml:"str_Week"`
+	_               string `csv:"str_Week"`
+	Week            string `csv:"-" xml:"str_Week"`
 	EmpNum          string `csv:"str_workempNum" xml:"str_workempNum"`
 	EmpName         string `csv:"str_workempName" xml:"str_workempName"`
 	Mode            string `csv:"str_Mode" xml:"str_Mode"`
