@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,7 +27,7 @@ const (
 	TopicFiles     = "attendance.files.v1"
 
 	DefaultGroupID       = "attnd-history"
-	DefaultBatchRows     = 50_000
+	DefaultBatchRows     = 100_000
 	DefaultBatchBytes    = 32 << 20
 	DefaultBatchInterval = time.Second
 )
@@ -35,11 +37,11 @@ type WriterConfig struct {
 	Brokers []string `yaml:"brokers"`
 	GroupID string   `yaml:"group_id"` // default attnd-history
 	Topics  Topics   `yaml:"topics"`
-	// A (topic, partition) batch is inserted when it holds BatchRows messages
-	// or its first message is BatchInterval old (defaults 50,000 and 1 s).
-	// BatchBytes bounds the message bytes held in all batches together
-	// (default 32 MiB): past it, the largest batch is inserted early. The
-	// decoded rows take about 1.5 times the message bytes.
+	// A topic's batch (all its partitions) is inserted when it holds
+	// BatchRows messages or BatchBytes of message keys and values, or when
+	// its first message is BatchInterval old (defaults 100,000, 32 MiB and
+	// 1 s); one insert runs while the next batch fills, so the writer holds
+	// at most about two batches.
 	BatchRows     int           `yaml:"batch_rows"`
 	BatchBytes    int           `yaml:"batch_bytes"`
 	BatchInterval time.Duration `yaml:"batch_interval"`
@@ -93,15 +95,21 @@ func (c WriterConfig) withDefaults() WriterConfig {
 // Guarantee: every event exactly once in effect in the history. Delivery is
 // at least once (offsets are committed only after the insert of the batch
 // succeeded; a crash in between re-delivers the batch); a re-delivered batch
-// with the same (topic, partition, first offset, last offset) carries the same
-// insert_deduplication_token and adds no rows; any other re-delivery (a
-// different batch boundary after a restart or rebalance) is collapsed by the
-// ReplacingMergeTree key (event_id, reject_id, ...), exact under FINAL.
+// with the same offset ranges (topic, and first and last offset of each
+// partition) carries the same insert_deduplication_token and adds no rows;
+// any other re-delivery (different batch boundaries after a restart or
+// rebalance) is collapsed by the ReplacingMergeTree key (event_id,
+// reject_id, ...), exact under FINAL.
 //
-// Messages are decoded as they arrive into the batch's rows (the columns of
-// the table for punches), so a batch holds its rows, not its messages.
-// Messages whose value is not valid JSON of their type are logged and
-// skipped (committed), so one poison message cannot stop the history.
+// A batch is one topic's messages from all its partitions: one insert per
+// topic, not per partition, so inserts are as large as the memory bound
+// allows (the engine's cost is largely per insert and per part). Messages are
+// decoded as they arrive into the batch's rows (the columns of the table for
+// punches), so a batch holds its rows, not its messages. One insert runs in
+// the background while the next batch fills; offsets are committed in batch
+// order, each after its insert. Messages whose value is not valid JSON of
+// their type are logged and skipped (committed), so one poison message cannot
+// stop the history.
 type Writer struct {
 	*Store
 	cfg WriterConfig
@@ -137,26 +145,50 @@ func (w *Writer) Stats() Stats {
 	return Stats{Rows: w.rows.Load(), Batches: w.batches.Load(), Skipped: w.skipped.Load(), Commits: w.commits.Load()}
 }
 
-type batchKey struct {
-	topic     string
-	partition int
+// span is the offsets a batch took from one partition.
+type span struct {
+	first int64
+	last  kafka.Message // without key, value or headers: what the commit needs
 }
 
-// batch is what one (topic, partition) delivered since the last insert:
-// its rows, decoded, and the offsets they came from.
+// batch is what one topic delivered since its last insert: its rows,
+// decoded, and the offsets they came from, by partition.
 type batch struct {
-	key     batchKey
-	first   int64         // offset of the first message
-	last    kafka.Message // the last message, without key, value or headers: what the commit needs
-	n       int           // messages, decoded or skipped
-	bytes   int           // message bytes taken in
+	topic   string
+	spans   map[int]*span
+	n       int // messages, decoded or skipped
+	bytes   int // message keys and values taken in
 	started time.Time
 	rows    rowSink
 }
 
-// token is the batch's insert_deduplication_token.
+// token is the batch's insert_deduplication_token: the topic and the offset
+// range of every partition, in partition order.
 func (b *batch) token() string {
-	return fmt.Sprintf("%s/%d/%d-%d", b.key.topic, b.key.partition, b.first, b.last.Offset)
+	parts := make([]int, 0, len(b.spans))
+	for p := range b.spans {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	var sb strings.Builder
+	sb.WriteString(b.topic)
+	for i, p := range parts {
+		sep := "/"
+		if i > 0 {
+			sep = ","
+		}
+		fmt.Fprintf(&sb, "%s%d:%d-%d", sep, p, b.spans[p].first, b.spans[p].last.Offset)
+	}
+	return sb.String()
+}
+
+// lasts are the last messages of every partition, what Commit needs.
+func (b *batch) lasts() []kafka.Message {
+	out := make([]kafka.Message, 0, len(b.spans))
+	for _, sp := range b.spans {
+		out = append(out, sp.last)
+	}
+	return out
 }
 
 // rowSink holds the decoded rows of one batch for its table.
@@ -226,48 +258,27 @@ func (w *Writer) newRows(topic string) (rowSink, error) {
 	return nil, fmt.Errorf("history writer: no table for topic %q", topic)
 }
 
-// pending are the batches being filled, with the message bytes they took in.
-type pending struct {
-	w       *Writer
-	batches map[batchKey]*batch
-	bytes   int
-}
-
-// add puts m into its batch and returns that batch.
-func (p *pending) add(m *kafka.Message) (*batch, error) {
-	k := batchKey{m.Topic, m.Partition}
-	b := p.batches[k]
+// add puts m into its topic's batch in pending and returns that batch.
+func (w *Writer) add(pending map[string]*batch, m *kafka.Message) (*batch, error) {
+	b := pending[m.Topic]
 	if b == nil {
-		rows, err := p.w.newRows(m.Topic)
+		rows, err := w.newRows(m.Topic)
 		if err != nil {
 			return nil, err
 		}
-		b = &batch{key: k, first: m.Offset, started: time.Now(), rows: rows}
-		p.batches[k] = b
+		b = &batch{topic: m.Topic, spans: map[int]*span{}, started: time.Now(), rows: rows}
+		pending[m.Topic] = b
 	}
-	b.rows.add(p.w, m)
-	b.last = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	b.rows.add(w, m)
+	sp := b.spans[m.Partition]
+	if sp == nil {
+		sp = &span{first: m.Offset}
+		b.spans[m.Partition] = sp
+	}
+	sp.last = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
 	b.n++
-	size := len(m.Key) + len(m.Value)
-	b.bytes += size
-	p.bytes += size
+	b.bytes += len(m.Key) + len(m.Value)
 	return b, nil
-}
-
-func (p *pending) remove(b *batch) {
-	delete(p.batches, b.key)
-	p.bytes -= b.bytes
-}
-
-// largest is the batch holding the most bytes.
-func (p *pending) largest() *batch {
-	var big *batch
-	for _, b := range p.batches {
-		if big == nil || b.bytes > big.bytes {
-			big = b
-		}
-	}
-	return big
 }
 
 // Run consumes until ctx is cancelled (then it inserts and commits what it
@@ -283,7 +294,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	defer r.Close()
 	msgs, fetchErr := r.Messages(), r.Errors()
 
-	p := &pending{w: w, batches: map[batchKey]*batch{}}
+	pending := map[string]*batch{}
 	tickEvery := c.BatchInterval / 4
 	if tickEvery < 5*time.Millisecond {
 		tickEvery = 5 * time.Millisecond
@@ -291,17 +302,54 @@ func (w *Writer) Run(ctx context.Context) error {
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 
-	flush := func(ctx context.Context, b *batch) error {
-		p.remove(b)
-		return w.flush(ctx, r, b)
+	// Inserts and commits outlive a stop by up to 30 s: what was fetched is
+	// stored and committed on the way out.
+	ictx, icancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer icancel()
+	stopLater := context.AfterFunc(ctx, func() { time.AfterFunc(30*time.Second, icancel) })
+	defer stopLater()
+
+	// The insert in flight: its batch and where its result arrives.
+	var busy *batch
+	var busyErr chan error
+	defer func() {
+		if busy != nil {
+			icancel()
+			<-busyErr // never leave an insert running behind Run
+		}
+	}()
+	// settle takes the result of the insert in flight and commits its offsets.
+	settle := func(err error) error {
+		b := busy
+		busy, busyErr = nil, nil
+		if err != nil {
+			return fmt.Errorf("history writer: batch %s: %w", b.token(), err)
+		}
+		return w.inserted(ictx, r, b)
 	}
-	flushAll := func(ctx context.Context, onlyDue bool) error {
+	wait := func() error {
+		if busy == nil {
+			return nil
+		}
+		return settle(<-busyErr)
+	}
+	// flush starts inserting b once the insert before it is committed.
+	flush := func(b *batch) error {
+		delete(pending, b.topic)
+		if err := wait(); err != nil {
+			return err
+		}
+		busy, busyErr = b, make(chan error, 1)
+		go func(done chan<- error) { done <- b.rows.insert(ictx, w.Store, b.token()) }(busyErr)
+		return nil
+	}
+	flushAll := func(onlyDue bool) error {
 		now := time.Now()
-		for _, b := range p.batches {
+		for _, b := range pending {
 			if onlyDue && now.Sub(b.started) < c.BatchInterval {
 				continue
 			}
-			if err := flush(ctx, b); err != nil {
+			if err := flush(b); err != nil {
 				return err
 			}
 		}
@@ -313,62 +361,52 @@ func (w *Writer) Run(ctx context.Context) error {
 	for {
 		select {
 		case m := <-msgs:
-			b, err := p.add(&m)
+			b, err := w.add(pending, &m)
 			if err != nil {
 				return err
 			}
-			switch {
-			case ctx.Err() != nil:
-				// Stopping: the shutdown below inserts and commits
-				// with a context of its own.
-			case b.n >= c.BatchRows:
-				err = flush(ctx, b)
-			case p.bytes > c.BatchBytes:
-				err = flush(ctx, p.largest())
+			if b.n >= c.BatchRows || b.bytes >= c.BatchBytes {
+				if err := flush(b); err != nil {
+					return err
+				}
 			}
-			if err != nil {
+		case err := <-busyErr:
+			if err := settle(err); err != nil {
 				return err
 			}
 		case <-tick.C:
-			if ctx.Err() != nil {
-				continue
-			}
-			if err := flushAll(ctx, true); err != nil {
+			if err := flushAll(true); err != nil {
 				return err
 			}
 		case err := <-fetchErr:
 			if ctx.Err() == nil {
 				return fmt.Errorf("history writer: %w", err)
 			}
-			// Shutting down: store and commit what was fetched, with a
-			// bounded context of its own.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			// Shutting down: store and commit what was fetched.
 			for drained := false; !drained; {
 				select {
 				case m := <-msgs:
-					if _, err := p.add(&m); err != nil {
-						cancel()
+					if _, err := w.add(pending, &m); err != nil {
 						return err
 					}
 				default:
 					drained = true
 				}
 			}
-			err = flushAll(sctx, false)
-			cancel()
+			err = flushAll(false)
+			if err == nil {
+				err = wait()
+			}
 			w.log.Info("history writer stopped", "rows", w.rows.Load(), "batches", w.batches.Load())
 			return err
 		}
 	}
 }
 
-// flush inserts one batch and then commits its offsets.
-func (w *Writer) flush(ctx context.Context, r *consume.Reader, b *batch) error {
+// inserted counts an inserted batch and commits its offsets.
+func (w *Writer) inserted(ctx context.Context, r *consume.Reader, b *batch) error {
 	tok := b.token()
 	n := b.rows.len()
-	if err := b.rows.insert(ctx, w.Store, tok); err != nil {
-		return fmt.Errorf("history writer: batch %s: %w", tok, err)
-	}
 	w.rows.Add(int64(n))
 	w.batches.Add(1)
 	if w.afterInsert != nil {
@@ -376,7 +414,7 @@ func (w *Writer) flush(ctx context.Context, r *consume.Reader, b *batch) error {
 			return err
 		}
 	}
-	if err := r.Commit(ctx, b.last); err != nil {
+	if err := r.Commit(ctx, b.lasts()...); err != nil {
 		// The rows are stored; an uncommitted batch is re-delivered and
 		// collapses by token or key. Only a stopped context is fatal.
 		if ctx.Err() != nil {

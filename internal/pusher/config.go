@@ -70,11 +70,11 @@ type LogConfig struct {
 	Level string `yaml:"level"`
 }
 
-// HistoryConfig configures the embedded history writer: a (topic,
-// partition) batch is inserted at BatchRows messages (default 50,000) or
-// BatchInterval after its first one (default 1s); BatchBytes bounds the
-// message bytes held by all batches together (default 32 MiB; the largest
-// batch is inserted early).
+// HistoryConfig configures the embedded history writer: a topic's batch
+// (all partitions) is inserted at BatchRows messages (default 100,000),
+// BatchBytes of message keys and values (default 32 MiB) or BatchInterval
+// after its first message (default 1s); one insert runs while the next
+// batch fills.
 type HistoryConfig struct {
 	Enabled       *bool         `yaml:"enabled"`
 	GroupID       string        `yaml:"group_id"`
