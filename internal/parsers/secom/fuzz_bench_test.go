@@ -150,3 +150,28 @@ func BenchmarkRowsCSVRows(b *testing.B) {
 	}
 	b.ReportMetric(100_000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// FuzzStamp14Cache: the day-cached stamp14 and date give exactly
+// parsekit.Stamp14's and DateAndTime's time or error, whatever stamps came
+// before.
+func FuzzStamp14Cache(f *testing.F) {
+	f.Add("20240105081203", "20240105235959", "20240106000000")
+	f.Add("20240229120000", "20230229120000", "2024010508120x")
+	f.Add("20240105081260", "20241305081203", "1899123123595")
+	f.Add("20240205081203", "20240105", "2024020")
+	loc := parsekit.Seoul()
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		var days dayCaches
+		for _, s := range []string{a, b, c, a, b} {
+			got, gotErr := days.stamp14(s, loc)
+			want, wantErr := parsekit.Stamp14(s, loc)
+			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !got.Equal(want) || got.Location() != want.Location() || got.String() != want.String() {
+				t.Fatalf("%q: %v %v, Stamp14 %v %v", s, got, gotErr, want, wantErr)
+			}
+			_, wantErr = parsekit.DateAndTime(s, "000000", loc)
+			if gotErr := days.date(s, loc); fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Fatalf("date %q: %v, DateAndTime %v", s, gotErr, wantErr)
+			}
+		}
+	})
+}

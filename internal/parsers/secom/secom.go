@@ -12,6 +12,7 @@ package secom
 import (
 	"io"
 	"strings"
+	"time"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
 	"github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
@@ -60,6 +61,7 @@ func parseAlarm(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error 
 	if err != nil {
 		return err
 	}
+	var days dayCaches
 	for rows.Next() {
 		row := rows.Row()
 		if p := rows.Problem(); p != "" {
@@ -68,7 +70,7 @@ func parseAlarm(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error 
 			}
 			continue
 		}
-		at, err := parsekit.Stamp14(row.ATime, opt.Location)
+		at, err := days.stamp14(row.ATime, opt.Location)
 		if err != nil {
 			if err := reject(opt, emit, layoutAlarm, rows, "ATime: "+err.Error(), row.CardNo); err != nil {
 				return err
@@ -110,11 +112,12 @@ func parseWorkHistory(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) 
 	if err != nil {
 		return err
 	}
+	var w workChecker
 	for rows.Next() {
 		row := rows.Row()
 		reason := rows.Problem()
 		if reason == "" {
-			reason = checkWorkRow(row, opt)
+			reason = w.check(row, opt.Location)
 		}
 		if reason != "" {
 			if err := reject(opt, emit, layoutWorkHist, rows, reason, row.CardNo); err != nil {
@@ -122,16 +125,15 @@ func parseWorkHistory(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) 
 			}
 			continue
 		}
-		for _, s := range [...]struct {
+		for i, s := range [...]struct {
 			col, val string
 			mode     attendance.Mode
 		}{{"WSTime", row.WSTime, attendance.ModeIn}, {"WCTime", row.WCTime, attendance.ModeOut}} {
 			if s.val == "" {
 				continue
 			}
-			at, _ := parsekit.Stamp14(s.val, opt.Location) // checked above
 			p := opt.Build(parsekit.Row{
-				Vendor: vendor, Layout: layoutWorkHist, Line: rows.Line(), At: at,
+				Vendor: vendor, Layout: layoutWorkHist, Line: rows.Line(), At: w.at[i],
 				EmployeeNo: row.Sabun, Name: row.Name, Card: row.CardNo,
 				Mode: s.mode, RawMode: s.col, AuthOK: true,
 			})
@@ -143,21 +145,71 @@ func parseWorkHistory(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) 
 	return readErr(opt, rows.Err())
 }
 
-// checkWorkRow validates the whole row first, so a row is either all punches
-// or one reject.
-func checkWorkRow(row *workRow, opt parsekit.Options) string {
-	if _, err := parsekit.DateAndTime(row.WorkDate, "000000", opt.Location); err != nil {
+// workChecker validates a whole row first, so a row is either all punches
+// or one reject, and keeps the times of its stamps for the punches.
+type workChecker struct {
+	at   [2]time.Time // WSTime, WCTime of the row checked last
+	days dayCaches
+}
+
+func (w *workChecker) check(row *workRow, loc *time.Location) string {
+	if err := w.days.date(row.WorkDate, loc); err != nil {
 		return "WorkDate: " + err.Error()
 	}
-	for _, s := range [...][2]string{{"WSTime", row.WSTime}, {"WCTime", row.WCTime}} {
+	for i, s := range [...][2]string{{"WSTime", row.WSTime}, {"WCTime", row.WCTime}} {
 		if s[1] == "" {
 			continue
 		}
-		if _, err := parsekit.Stamp14(s[1], opt.Location); err != nil {
+		at, err := w.days.stamp14(s[1], loc)
+		if err != nil {
 			return s[0] + ": " + err.Error()
 		}
+		w.at[i] = at
 	}
 	return ""
+}
+
+// dayCaches keeps the midnight of up to 31 dates, one per day of the month,
+// so that the stamps of a monthly file (rows sorted by employee change day
+// on every row) and a night shift's next day skip time.Date. One per parse.
+type dayCaches [32]parsekit.DayCache
+
+// stamp14 is parsekit.Stamp14 through the cache: a well-formed stamp of a
+// cached day is its midnight plus the clock; anything else (a day not
+// cached yet, a bad stamp) goes to Stamp14, which gives the same time or
+// the error.
+func (d *dayCaches) stamp14(s string, loc *time.Location) (time.Time, error) {
+	if len(s) == 14 && allDigits(s) {
+		if t, ok := d[dayOf(s)].Stamp14([]byte(s), loc); ok {
+			return t, nil
+		}
+	}
+	return parsekit.Stamp14(s, loc)
+}
+
+// date checks a YYYYMMDD date as parsekit.DateAndTime(s, "000000") does.
+func (d *dayCaches) date(s string, loc *time.Location) error {
+	if len(s) == 8 && allDigits(s) {
+		var stamp [14]byte
+		copy(stamp[copy(stamp[:], s):], "000000")
+		if _, ok := d[dayOf(s)].Stamp14(stamp[:], loc); ok {
+			return nil
+		}
+	}
+	_, err := parsekit.DateAndTime(s, "000000", loc)
+	return err
+}
+
+// dayOf is the cache slot of a stamp or date of at least 8 digits.
+func dayOf(s string) int { return (int(s[6]-'0')*10 + int(s[7]-'0')) % 32 }
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // reject emits a reject for the current row, with every card-like run and
