@@ -305,19 +305,18 @@ func (c *CSVRows[T]) Next() bool {
 			return true
 		}
 		v, err := c.um.Read()
-		var pe *csv.ParseError
-		switch {
-		case errors.As(err, &pe) || errors.Is(err, io.EOF) || c.gcr.InputOffset() != c.gbuf.total:
+		if err == nil && c.gcr.InputOffset() == c.gbuf.total {
+			c.row = v.(*T)
+			return true
+		}
+		if pe := (*csv.ParseError)(nil); errors.As(err, &pe) || errors.Is(err, io.EOF) || c.gcr.InputOffset() != c.gbuf.total {
 			// gocsv's reader must read back exactly the record written.
 			c.err = fmt.Errorf("line %d: gocsv re-read the record differently: %v", c.line, err)
 			return false
-		case err != nil:
-			c.row = new(T)
-			if c.problem == "" {
-				c.problem = err.Error()
-			}
-		default:
-			c.row = v.(*T)
+		}
+		c.row = new(T) // a value gocsv could not convert
+		if c.problem == "" {
+			c.problem = err.Error()
 		}
 		return true
 	}

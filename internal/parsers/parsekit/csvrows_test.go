@@ -2,6 +2,7 @@ package parsekit
 
 import (
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -348,4 +349,29 @@ func TestSpaceLead(t *testing.T) {
 			t.Errorf("%U", r)
 		}
 	}
+}
+
+// commaOffsets is the obvious byte loop, eight bytes at a time.
+func FuzzCommaOffsets(f *testing.F) {
+	f.Add([]byte("20240105,80303,4000,3,김민수,0003,0100000000003,1,1,1,0"), 4)
+	f.Add([]byte("a,b,,,,,,,,,,,,,,,,,c,\"d"), 30)
+	f.Add([]byte(",,,,,,,,,\r"), 1)
+	f.Fuzz(func(t *testing.T, b []byte, limit int) {
+		if limit < 1 || limit > 100 {
+			return
+		}
+		var want []int32
+		after := len(b)
+		for i, c := range b {
+			if c == ',' && len(want) < limit {
+				if want = append(want, int32(i)); len(want) == limit {
+					after = i + 1
+				}
+			}
+		}
+		offs, gotAfter := commaOffsets(b, nil, limit)
+		if fmt.Sprint(offs) != fmt.Sprint(want) || gotAfter != after {
+			t.Fatalf("%q limit %d: %v %d, want %v %d", b, limit, offs, gotAfter, want, after)
+		}
+	})
 }
