@@ -143,3 +143,29 @@ func BenchmarkReport(b *testing.B) {
 	}
 	bench(b, layoutReport, []byte(sb.String()), benchRows)
 }
+
+// FuzzTimeCache: the cached koreanAMPM and isoDateTime give exactly
+// parsekit.KoreanAMPM's and ISODateTime's time or error, whatever came
+// before.
+func FuzzTimeCache(f *testing.F) {
+	f.Add("2024-01-05 오전 8:51:02", "2024-01-05 오후 12:00:00", "2024-01-06 오전 12:30:59")
+	f.Add("2024-02-30 오후 1:00:00", "2024-01-05 PM 1:00:00", "2024-01-05 오전 13:00:00")
+	f.Add("2024-01-05 08:51:02", "2024-01-05 23:59:60", "2024-1-5 8:51")
+	f.Add("2024-01-05 오후 1:60:00", "1899-12-31 오전 1:00:00", "2024-01-05  오전 1:00:00")
+	loc := parsekit.Seoul()
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		var days dayCaches
+		for _, s := range []string{a, b, c, a, b} {
+			got, gotErr := days.koreanAMPM(s, loc)
+			want, wantErr := parsekit.KoreanAMPM(s, loc)
+			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !got.Equal(want) || got.String() != want.String() {
+				t.Fatalf("koreanAMPM %q: %v %v, KoreanAMPM %v %v", s, got, gotErr, want, wantErr)
+			}
+			got, gotErr = days.isoDateTime(s, loc)
+			want, wantErr = parsekit.ISODateTime(s, loc)
+			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !got.Equal(want) || got.String() != want.String() {
+				t.Fatalf("isoDateTime %q: %v %v, ISODateTime %v %v", s, got, gotErr, want, wantErr)
+			}
+		}
+	})
+}

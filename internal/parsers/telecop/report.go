@@ -31,6 +31,7 @@ func parseReport(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error
 	if err != nil {
 		return err
 	}
+	var days dayCaches
 	var held attendance.Punch
 	holding := false
 	flush := func() error {
@@ -54,7 +55,7 @@ func parseReport(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error
 			return err
 		}
 		if reason == "" {
-			at, err := parsekit.ISODateTime(row.At, opt.Location)
+			at, err := days.isoDateTime(row.At, opt.Location)
 			if err == nil {
 				held, holding = opt.Build(parsekit.Row{
 					Vendor: vendor, Layout: layoutReport, Line: rows.Line(), At: at,
