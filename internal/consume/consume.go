@@ -43,7 +43,11 @@ type Config struct {
 	Dialer    *kafka.Dialer    // SASL/TLS for the reader; nil dials plain TCP
 	Transport *kafka.Transport // SASL/TLS for the lag queries; nil uses kafka.DefaultTransport
 	MaxWait   time.Duration    // longest a fetch waits for data
-	Buffer    int              // fetched messages held ahead of the caller
+	// MinBytes is how much data a fetch waits for (up to MaxWait) before
+	// the broker answers; default 1 (answer as soon as there is any). A
+	// consumer that batches anyway fetches fewer, larger chunks with more.
+	MinBytes int
+	Buffer   int // fetched messages held ahead of the caller
 	// StallTimeout: see the package doc; default DefaultStallTimeout,
 	// negative disables the watchdog.
 	StallTimeout time.Duration
@@ -89,7 +93,7 @@ func Start(ctx context.Context, cfg Config) *Reader {
 		GroupID:     cfg.GroupID,
 		Dialer:      cfg.Dialer,
 		StartOffset: kafka.FirstOffset,
-		MinBytes:    1,
+		MinBytes:    max(cfg.MinBytes, 1),
 		MaxBytes:    16 << 20,
 		MaxWait:     cfg.MaxWait,
 		// A killed member is evicted after SessionTimeout; kafka-go's 30s

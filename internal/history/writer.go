@@ -27,9 +27,9 @@ const (
 	TopicFiles     = "attendance.files.v1"
 
 	DefaultGroupID       = "attnd-history"
-	DefaultBatchRows     = 100_000
+	DefaultBatchRows     = 50_000
 	DefaultBatchBytes    = 32 << 20
-	DefaultBatchInterval = time.Second
+	DefaultBatchInterval = 5 * time.Second
 )
 
 // WriterConfig configures the Kafka side of the history writer.
@@ -39,9 +39,10 @@ type WriterConfig struct {
 	Topics  Topics   `yaml:"topics"`
 	// A topic's batch (all its partitions) is inserted when it holds
 	// BatchRows messages or BatchBytes of message keys and values, or when
-	// its first message is BatchInterval old (defaults 100,000, 32 MiB and
-	// 1 s); one insert runs while the next batch fills, so the writer holds
-	// at most about two batches.
+	// its first message is BatchInterval old (defaults 50,000, 32 MiB and
+	// 5 s); one insert runs while the next batch fills, so the writer holds
+	// at most about two batches (decoded punches take about as much memory
+	// as their messages, plus the driver's copy of the batch being inserted).
 	BatchRows     int           `yaml:"batch_rows"`
 	BatchBytes    int           `yaml:"batch_bytes"`
 	BatchInterval time.Duration `yaml:"batch_interval"`
@@ -115,6 +116,9 @@ type Writer struct {
 	cfg WriterConfig
 	log *slog.Logger
 	dec publish.PunchDecoder // Run's goroutine only
+	// lastPunches is how many rows the last punch batch had: the next one's
+	// columns start that large instead of growing by doubling.
+	lastPunches int
 
 	// afterInsert, if set (tests), runs after a batch's insert and before its
 	// commit; an error from it stops Run at once without committing (a crash).
@@ -247,7 +251,9 @@ func (w *Writer) newRows(topic string) (rowSink, error) {
 	t := w.cfg.Topics
 	switch topic {
 	case t.Punches:
-		return &punchRows{}, nil
+		r := &punchRows{}
+		r.cols.grow(min(w.lastPunches, w.cfg.BatchRows))
+		return r, nil
 	case t.Rejects:
 		return &jsonRows[attendance.Reject]{ins: (*Store).InsertRejects}, nil
 	case t.Unmatched:
@@ -289,7 +295,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	r := consume.Start(ctx, consume.Config{
 		Brokers: c.Brokers, GroupID: c.GroupID, Dialer: c.Dialer, Transport: c.Transport,
 		Topics:  c.Topics.List(),
-		MaxWait: maxWait, Buffer: 4096, StallTimeout: c.StallTimeout, Log: w.log,
+		MaxWait: maxWait, MinBytes: 1 << 20, Buffer: 4096, StallTimeout: c.StallTimeout, Log: w.log,
 	})
 	defer r.Close()
 	msgs, fetchErr := r.Messages(), r.Errors()
@@ -336,6 +342,9 @@ func (w *Writer) Run(ctx context.Context) error {
 	// flush starts inserting b once the insert before it is committed.
 	flush := func(b *batch) error {
 		delete(pending, b.topic)
+		if b.topic == c.Topics.Punches {
+			w.lastPunches = b.n
+		}
 		if err := wait(); err != nil {
 			return err
 		}

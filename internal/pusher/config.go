@@ -71,9 +71,9 @@ type LogConfig struct {
 }
 
 // HistoryConfig configures the embedded history writer: a topic's batch
-// (all partitions) is inserted at BatchRows messages (default 100,000),
+// (all partitions) is inserted at BatchRows messages (default 50,000),
 // BatchBytes of message keys and values (default 32 MiB) or BatchInterval
-// after its first message (default 1s); one insert runs while the next
+// after its first message (default 5s); one insert runs while the next
 // batch fills.
 type HistoryConfig struct {
 	Enabled       *bool         `yaml:"enabled"`
