@@ -1,0 +1,53 @@
+package publish
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pierrec/lz4/v4"
+	"github.com/segmentio/kafka-go/compress"
+)
+
+// The lz4 codec kafka-go uses is ours: its frames (256 KiB blocks, no
+// content checksum) read back with kafka-go's reader and the lz4 library's,
+// for empty, small and multi-block inputs, and the writers are reusable.
+func TestLz4Codec(t *testing.T) {
+	codec := compress.Lz4.Codec()
+	if _, ok := codec.(lz4Codec); !ok {
+		t.Fatalf("kafka-go's lz4 codec is %T", codec)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 100, 300 << 10, 1 << 20, 3<<20 + 17} {
+		for round := range 2 {
+			in := make([]byte, n)
+			for i := range in {
+				in[i] = "{}\":,abcdef0123456789김"[r.IntN(24)]
+			}
+			var buf bytes.Buffer
+			w := codec.NewWriter(&buf)
+			if _, err := w.Write(in); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			frame := buf.Bytes()
+			rd := codec.NewReader(bytes.NewReader(frame))
+			got, err := io.ReadAll(rd)
+			rd.Close()
+			if err != nil || !bytes.Equal(got, in) {
+				t.Fatalf("%d bytes (round %d): kafka-go reader: %v, equal %v", n, round, err, bytes.Equal(got, in))
+			}
+			got, err = io.ReadAll(lz4.NewReader(bytes.NewReader(frame)))
+			if err != nil || !bytes.Equal(got, in) {
+				t.Fatalf("%d bytes: lz4 reader: %v", n, err)
+			}
+			// Frame descriptor: FLG without content checksum (bit 2), BD block size 256 KiB (5).
+			if len(frame) < 6 || frame[4]&0x04 != 0 || frame[5]>>4&7 != 5 {
+				t.Fatalf("frame header % x: want no content checksum and 256 KiB blocks", frame[:min(len(frame), 7)])
+			}
+		}
+	}
+}
