@@ -16,7 +16,7 @@ import (
 // special characters, control characters, invalid UTF-8, HTML characters,
 // line separators.
 var pieces = []string{"", "김민수", "출근", "정문 1층", "ＡＢＣ", "a", "1230001", `"`, `\`, `\"`, "\n", "\r\t", "\x00", "\x1f", "\x7f",
-	"<", ">", "&", "\u2028", "\u2029", "\xff", "\xc3", "\xed\xa0\x80", "😀", "/", "card:", " ", "null", "{}", ",", ":"}
+	"<", ">", "&", "\u2028", "\u2029", "\xff", "\xc3", "\xed\xa0\x80", "\xed\x9f\xbf", "\xea\x80", "\xea\xb0\x80", "\xe2\x80\xa8", "😀", "/", "card:", " ", "null", "{}", ",", ":"}
 
 func randString(r *rand.Rand) string {
 	var sb strings.Builder

@@ -70,6 +70,15 @@ func appendPartitionKey(b []byte, p *attendance.Punch) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the ASCII bytes encoding/json copies as they are (not a
+// control character, quote, backslash, <, > or &).
+var jsonPlain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string the way encoding/json does:
 // control characters, quote and backslash escaped, <, > and & as \u00XX,
 // invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
@@ -79,7 +88,7 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonPlain[c] {
 				i++
 				continue
 			}
@@ -102,6 +111,12 @@ func appendString(b []byte, s string) []byte {
 			}
 			i++
 			start = i
+			continue
+		}
+		// Hangul syllables (U+AC00..U+D7A3, three bytes EA..ED) are most of
+		// the non-ASCII text: valid, and not U+2028/9.
+		if i+2 < len(s) && c >= 0xea && c <= 0xed && s[i+1]&0xc0 == 0x80 && s[i+2]&0xc0 == 0x80 && (c != 0xed || s[i+1] < 0xa0) {
+			i += 3
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])

@@ -2,10 +2,14 @@ package publish
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
 )
@@ -73,4 +77,38 @@ func BenchmarkEncodePunch(b *testing.B) {
 			appendPunch(make([]byte, 0, 384), &p)
 		}
 	})
+}
+
+// What the arena hands out is never overwritten: messages of any size,
+// carved one after another, keep their bytes and headers.
+func TestArenaKeepsMessages(t *testing.T) {
+	var a arena
+	r := rand.New(rand.NewPCG(9, 10))
+	type held struct {
+		b    []byte
+		want string
+		h    []kafka.Header
+		hv   string
+	}
+	var all []held
+	for i := range 5000 {
+		n := r.IntN(600)
+		if i%97 == 0 {
+			n = 3000 + r.IntN(70000) // longer than the room kept, or than a block
+		}
+		b := a.buf()
+		for j := range n {
+			b = append(b, byte('a'+(i+j)%26))
+		}
+		a.used(b)
+		h := a.headers()
+		v := fmt.Sprint(i)
+		h[3] = kafka.Header{Key: "event_id", Value: []byte(v)}
+		all = append(all, held{b: b, want: string(b), h: h, hv: v})
+	}
+	for i, m := range all {
+		if string(m.b) != m.want || string(m.h[3].Value) != m.hv || len(m.h) != 4 || cap(m.h) != 4 {
+			t.Fatalf("message %d overwritten", i)
+		}
+	}
 }

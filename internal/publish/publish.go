@@ -457,6 +457,7 @@ type FileWriter struct {
 	nReject int
 
 	hdr   headerCache
+	arena arena
 	queue chan chunk    // to the sender; nil when no sender runs
 	done  chan struct{} // closed when the sender has drained queue
 
@@ -479,6 +480,46 @@ func (c *headerCache) get(i int, v string) []byte {
 	return c.b[i]
 }
 
+// arena hands out the bytes and headers of punch messages in blocks, a few
+// allocations per hundred messages instead of two per message. What it
+// handed out is never written again (a full block is replaced, not reused),
+// so a message stays valid for as long as kafka-go holds it.
+type arena struct {
+	bytes []byte
+	hdrs  []kafka.Header
+}
+
+const (
+	arenaBytes   = 64 << 10
+	arenaHeaders = 4 * 256
+	maxPunchSize = 2 << 10 // room kept for one message; a longer one still fits (append grows)
+)
+
+// buf returns an empty slice with room for about one message.
+func (a *arena) buf() []byte {
+	if cap(a.bytes)-len(a.bytes) < maxPunchSize {
+		a.bytes = make([]byte, 0, arenaBytes)
+	}
+	return a.bytes[len(a.bytes):]
+}
+
+// used marks b, from buf, as handed out.
+func (a *arena) used(b []byte) {
+	if cap(b) == cap(a.bytes)-len(a.bytes) { // b did not outgrow the block
+		a.bytes = a.bytes[:len(a.bytes)+len(b)]
+	}
+}
+
+// headers returns four headers.
+func (a *arena) headers() []kafka.Header {
+	if cap(a.hdrs)-len(a.hdrs) < 4 {
+		a.hdrs = make([]kafka.Header, 0, arenaHeaders)
+	}
+	n := len(a.hdrs)
+	a.hdrs = a.hdrs[:n+4]
+	return a.hdrs[n : n+4 : n+4]
+}
+
 type chunk struct {
 	msgs             []kafka.Message
 	punches, rejects int
@@ -491,24 +532,25 @@ func (p *Publisher) File(ctx context.Context, meta FileMeta) *FileWriter {
 
 // Punch queues a punch (key = PartitionKey, value = JSON) and hands a full chunk to the sender.
 func (w *FileWriter) Punch(pu attendance.Punch) error {
-	// Key, event_id header and value share one allocation; file-wide header
-	// values are shared by every message (kafka-go only reads them).
-	b := make([]byte, 0, 512)
+	// Key, event_id header and value are carved from the arena; file-wide
+	// header values are shared by every message (kafka-go only reads them).
+	b := w.arena.buf()
 	b = appendPartitionKey(b, &pu)
 	k := len(b)
 	b = append(b, pu.EventID...)
 	e := len(b)
 	b = appendPunch(b, &pu)
+	w.arena.used(b)
+	h := w.arena.headers()
+	h[0] = kafka.Header{Key: "source_file", Value: w.hdr.get(0, pu.SourceFile)}
+	h[1] = kafka.Header{Key: "sha256", Value: w.hdr.get(1, w.meta.SHA256)}
+	h[2] = kafka.Header{Key: "layout", Value: w.hdr.get(2, pu.Layout)}
+	h[3] = kafka.Header{Key: "event_id", Value: b[k:e:e]}
 	w.buf = append(w.buf, kafka.Message{
-		Topic: w.p.cfg.Topics.Punches,
-		Key:   b[:k:k],
-		Value: b[e:],
-		Headers: []kafka.Header{
-			{Key: "source_file", Value: w.hdr.get(0, pu.SourceFile)},
-			{Key: "sha256", Value: w.hdr.get(1, w.meta.SHA256)},
-			{Key: "layout", Value: w.hdr.get(2, pu.Layout)},
-			{Key: "event_id", Value: b[k:e:e]},
-		},
+		Topic:   w.p.cfg.Topics.Punches,
+		Key:     b[:k:k],
+		Value:   b[e:len(b):len(b)],
+		Headers: h,
 	})
 	w.nPunch++
 	return w.maybeSend()
