@@ -203,15 +203,17 @@ type rowSink interface {
 }
 
 // punchRows decodes punches straight into the table's columns.
-type punchRows struct{ cols punchColumns }
+type punchRows struct {
+	cols punchColumns
+	p    attendance.Punch // decoded into, then copied to the columns
+}
 
 func (r *punchRows) add(w *Writer, m *kafka.Message) {
-	var p attendance.Punch
-	if err := w.dec.Decode(m.Value, &p); err != nil {
+	if err := w.dec.Decode(m.Value, &r.p); err != nil {
 		w.undecodable(m, err)
 		return
 	}
-	r.cols.add(&p)
+	r.cols.add(&r.p)
 }
 
 func (r *punchRows) len() int { return r.cols.len() }
@@ -367,16 +369,32 @@ func (w *Writer) Run(ctx context.Context) error {
 
 	w.log.InfoContext(ctx, "history writer started", "group", c.GroupID, "brokers", c.Brokers,
 		"batch_rows", c.BatchRows, "batch_bytes", c.BatchBytes, "batch_interval", c.BatchInterval)
+	take := func(m *kafka.Message) error {
+		b, err := w.add(pending, m)
+		if err != nil {
+			return err
+		}
+		if b.n >= c.BatchRows || b.bytes >= c.BatchBytes {
+			return flush(b)
+		}
+		return nil
+	}
 	for {
 		select {
 		case m := <-msgs:
-			b, err := w.add(pending, &m)
-			if err != nil {
+			if err := take(&m); err != nil {
 				return err
 			}
-			if b.n >= c.BatchRows || b.bytes >= c.BatchBytes {
-				if err := flush(b); err != nil {
-					return err
+			// What else is fetched already, without a full select each.
+		more:
+			for range 1024 {
+				select {
+				case m := <-msgs:
+					if err := take(&m); err != nil {
+						return err
+					}
+				default:
+					break more
 				}
 			}
 		case err := <-busyErr:

@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"unicode/utf8"
@@ -22,6 +24,7 @@ import (
 // is ready.
 type PunchDecoder struct {
 	intern map[string]string
+	last   [7]string // the last value of each interned field
 	buf    []byte
 }
 
@@ -69,23 +72,12 @@ func (d *PunchDecoder) fast(b []byte, p *attendance.Punch) bool {
 			return span{}, false
 		}
 		lo := i + 1
-		ascii := true
-		for j := lo; j < len(b); j++ {
-			c := b[j]
-			switch {
-			case c == '"':
-				if !ascii && !utf8.Valid(b[lo:j]) {
-					return span{}, false
-				}
-				i = j + 1
-				return span{lo, j}, true
-			case c == '\\' || c < 0x20:
-				return span{}, false
-			case c >= utf8.RuneSelf:
-				ascii = false
-			}
+		q := bytes.IndexByte(b[lo:], '"')
+		if q < 0 || !plainString(b[lo:lo+q]) {
+			return span{}, false
 		}
-		return span{}, false
+		i = lo + q + 1
+		return span{lo, lo + q}, true
 	}
 	var id, emp, name, cm, ch span
 	var vendor, layout, site, mode, raw, dev, file span
@@ -208,18 +200,50 @@ func (d *PunchDecoder) fast(b []byte, p *attendance.Punch) bool {
 		return v
 	}
 	p.EventID, p.EmployeeNo, p.Name, p.CardMasked, p.CardHash = cut(id), cut(emp), cut(name), cut(cm), cut(ch)
-	p.Vendor, p.Layout, p.Site = d.str(b[vendor.lo:vendor.hi]), d.str(b[layout.lo:layout.hi]), d.str(b[site.lo:site.hi])
-	p.Mode, p.RawMode, p.Device = attendance.Mode(d.str(b[mode.lo:mode.hi])), d.str(b[raw.lo:raw.hi]), d.str(b[dev.lo:dev.hi])
-	p.SourceFile = d.str(b[file.lo:file.hi])
+	p.Vendor, p.Layout, p.Site = d.str(0, b[vendor.lo:vendor.hi]), d.str(1, b[layout.lo:layout.hi]), d.str(2, b[site.lo:site.hi])
+	p.Mode, p.RawMode, p.Device = attendance.Mode(d.str(3, b[mode.lo:mode.hi])), d.str(4, b[raw.lo:raw.hi]), d.str(5, b[dev.lo:dev.hi])
+	p.SourceFile = d.str(6, b[file.lo:file.hi])
 	return true
 }
 
-// str returns v as an interned string.
-func (d *PunchDecoder) str(v []byte) string {
+// plainString reports whether s, the text between two quotes, decodes to
+// itself: no backslash, no control character, valid UTF-8. Eight bytes at a
+// time while they are ASCII.
+func plainString(s []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		bs := x ^ ('\\' * ones)
+		if (x-0x20*ones)&^x&highs != 0 || (bs-ones)&^bs&highs != 0 {
+			return false // a byte below 0x20, or a backslash
+		}
+		if x&highs != 0 {
+			break // non-ASCII: the rest byte by byte
+		}
+	}
+	ascii := true
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' || c < 0x20:
+			return false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return ascii || utf8.Valid(s)
+}
+
+// str returns v, the value of interned field f, as an interned string.
+func (d *PunchDecoder) str(f int, v []byte) string {
 	if len(v) == 0 {
 		return ""
 	}
+	if string(v) == d.last[f] {
+		return d.last[f]
+	}
 	if s, ok := d.intern[string(v)]; ok {
+		d.last[f] = s
 		return s
 	}
 	if d.intern == nil || len(d.intern) >= maxInterned {
@@ -227,5 +251,6 @@ func (d *PunchDecoder) str(v []byte) string {
 	}
 	s := string(v)
 	d.intern[s] = s
+	d.last[f] = s
 	return s
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
 )
@@ -156,9 +157,41 @@ func BenchmarkDecodePunch(b *testing.B) {
 	})
 	b.Run("PunchDecoder", func(b *testing.B) {
 		var d PunchDecoder
+		var q attendance.Punch
 		for b.Loop() {
-			var q attendance.Punch
 			d.Decode(doc, &q)
 		}
 	})
+}
+
+// plainString agrees with a byte-by-byte check on random strings of every
+// length, with the odd byte anywhere in an eight-byte word.
+func TestPlainString(t *testing.T) {
+	ref := func(s []byte) bool {
+		for _, c := range s {
+			if c == '\\' || c < 0x20 {
+				return false
+			}
+		}
+		return utf8.Valid(s)
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	odd := []byte{0, 0x1f, 0x20, '\\', '"', 0x7f, 0x80, 0xc3, 0xea, 0xed, 0xff, '[', '\\' ^ 0x80}
+	for range 200000 {
+		s := make([]byte, r.IntN(40))
+		for i := range s {
+			s[i] = byte('a' + r.IntN(26))
+		}
+		for range r.IntN(3) {
+			if len(s) > 0 {
+				s[r.IntN(len(s))] = odd[r.IntN(len(odd))]
+			}
+		}
+		if r.IntN(4) == 0 {
+			s = append(s, "김민수"...)
+		}
+		if got, want := plainString(s), ref(s); got != want {
+			t.Fatalf("plainString(%q) = %v, want %v", s, got, want)
+		}
+	}
 }
