@@ -270,7 +270,7 @@ func New(cfg Config, logger *slog.Logger, metrics *obs.IngestMetrics) (*Publishe
 			WriteBackoffMax: 500 * time.Millisecond,
 			WriteTimeout:    cfg.WriteTimeout,
 			ReadTimeout:     cfg.WriteTimeout,
-			Transport:       tr,
+			Transport:       newTopicMetaCache(tr),
 			ErrorLogger:     kafka.LoggerFunc(obs.Printf(logger, slog.LevelWarn, "kafka")),
 		}
 	}
