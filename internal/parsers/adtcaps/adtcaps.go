@@ -381,17 +381,19 @@ func parseEvent(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error 
 }
 
 // tenterRow holds the tenter columns of the contract.
+// Blank fields are required columns no punch reads: checked, never mapped
+// (gocsv's reflection is most of a row).
 type tenterRow struct {
 	EDate   string `csv:"E_DATE"`
 	ETime   string `csv:"E_TIME"`
 	GID     string `csv:"G_ID"`
-	EID     string `csv:"E_ID"`
+	_       string `csv:"E_ID"`
 	EName   string `csv:"E_NAME"`
 	EIDNo   string `csv:"E_IDNO"`
 	ECard   string `csv:"E_CARD"`
-	EGroup  string `csv:"E_GROUP"`
+	_       string `csv:"E_GROUP"`
 	EMode   string `csv:"E_MODE"`
-	EType   string `csv:"E_TYPE"`
+	_       string `csv:"E_TYPE"`
 	EResult string `csv:"E_RESULT"`
 }
 

@@ -1,6 +1,12 @@
 package parsekit
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/attendance-pipeline/attnd/internal/attendance"
+)
+
 
 func TestNormalizeCard(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
@@ -37,5 +43,20 @@ func TestCardCacheKeys(t *testing.T) {
 			}
 			got[c] = p.CardMasked
 		}
+	}
+}
+
+// More cards than two generations hold: every answer is still right after
+// generations turn over.
+func TestCardCacheGenerations(t *testing.T) {
+	o := Options{Site: "hq", CardKey: []byte("k")}.WithDefaults()
+	for i := range 3 * cardGenMax {
+		c := fmt.Sprintf("%013d", 1+i%(2*cardGenMax+7))
+		if p := o.Build(Row{Card: c}); p.CardHash != CardHash(o.CardKey, c) || p.CardMasked != attendance.MaskCard(c) {
+			t.Fatalf("card %s: got %s %s", c, p.CardMasked, p.CardHash)
+		}
+	}
+	if n := len(o.cards.cur.numbers) + len(o.cards.old.numbers); n > 2*cardGenMax {
+		t.Fatalf("cache holds %d cards, bound is %d", n, 2*cardGenMax)
 	}
 }

@@ -111,18 +111,47 @@ func (o *Options) String(b []byte) string {
 // parse: a file holds the same few hundred cards many times, and the HMAC
 // is the largest cost of a row. Bounded, so memory stays flat.
 type cardCache struct {
-	mac     hash.Hash // HMAC-SHA256 with the site's key; Reset restores the keyed state
-	sum     [sha256.Size]byte
-	numbers map[uint64]cardForms // cards of up to 17 digits, packed (most cards)
+	mac      hash.Hash // HMAC-SHA256 with the site's key; Reset restores the keyed state
+	sum      [sha256.Size]byte
+	cur, old cardGen // two generations: a full current one becomes the old one
+}
+
+// cardGen is one generation of the cache: cards of up to 17 digits packed
+// into a uint64 key (most cards; the fastest map path), others by string.
+type cardGen struct {
+	numbers map[uint64]cardForms
 	others  map[string]cardForms
+}
+
+func (g *cardGen) get(num uint64, isNum bool, card string) (cardForms, bool) {
+	if isNum {
+		f, ok := g.numbers[num]
+		return f, ok
+	}
+	f, ok := g.others[card]
+	return f, ok
+}
+
+func (g *cardGen) put(num uint64, isNum bool, card string, f cardForms) {
+	if g.numbers == nil {
+		g.numbers, g.others = map[uint64]cardForms{}, map[string]cardForms{}
+	}
+	if isNum {
+		g.numbers[num] = f
+	} else {
+		g.others[strings.Clone(card)] = f // a clone: the key must not pin the line
+	}
 }
 
 type cardForms struct{ masked, hash string }
 
-const cardCacheMax = 4096
+// cardGenMax bounds a generation: a site with up to this many cards hashes
+// each once per file, and a larger one keeps its recent cards (clearing one
+// cache when full made every row miss once a file had more cards than it held).
+const cardGenMax = 8192
 
 // packDigits packs a card of 1 to 17 ASCII digits into its value and length
-// (leading zeros count), the cheapest key a map has.
+// (leading zeros count).
 func packDigits(card string) (uint64, bool) {
 	if len(card) == 0 || len(card) > 17 {
 		return 0, false
@@ -140,28 +169,22 @@ func packDigits(card string) (uint64, bool) {
 
 func (c *cardCache) forms(card string, keyed bool) cardForms {
 	num, isNum := packDigits(card)
-	if isNum {
-		if f, ok := c.numbers[num]; ok {
-			return f
-		}
-	} else if f, ok := c.others[card]; ok {
+	if f, ok := c.cur.get(num, isNum, card); ok {
 		return f
 	}
-	f := cardForms{masked: attendance.MaskCard(card)}
-	if keyed {
-		c.mac.Reset()
-		c.mac.Write([]byte(card))
-		f.hash = hex.EncodeToString(c.mac.Sum(c.sum[:0]))
+	f, ok := c.old.get(num, isNum, card)
+	if !ok {
+		f = cardForms{masked: attendance.MaskCard(card)}
+		if keyed {
+			c.mac.Reset()
+			c.mac.Write([]byte(card))
+			f.hash = hex.EncodeToString(c.mac.Sum(c.sum[:0]))
+		}
 	}
-	if len(c.numbers)+len(c.others) >= cardCacheMax {
-		clear(c.numbers)
-		clear(c.others)
+	if len(c.cur.numbers)+len(c.cur.others) >= cardGenMax {
+		c.old, c.cur = c.cur, cardGen{}
 	}
-	if isNum {
-		c.numbers[num] = f
-	} else {
-		c.others[strings.Clone(card)] = f // a clone: the key must not pin the line
-	}
+	c.cur.put(num, isNum, card, f)
 	return f
 }
 
@@ -260,7 +283,7 @@ func (o *Options) Build(r Row) attendance.Punch {
 	var forms cardForms
 	if card != "" {
 		if o.cards == nil {
-			o.cards = &cardCache{numbers: map[uint64]cardForms{}, others: map[string]cardForms{}}
+			o.cards = &cardCache{}
 			if len(o.CardKey) > 0 {
 				o.cards.mac = hmac.New(sha256.New, o.CardKey)
 			}
