@@ -7,7 +7,6 @@ import (
 	"github.com/attendance-pipeline/attnd/internal/attendance"
 )
 
-
 func TestNormalizeCard(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"", ""},
