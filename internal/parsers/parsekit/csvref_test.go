@@ -2,6 +2,8 @@ package parsekit
 
 // The CSVRows of commit 663449b (every record tokenized by encoding/csv, then
 // replayed to gocsv), kept as the reference the fast path is fuzzed against.
+// Its feeds are csvFeed and replayFeed, which the csv.Reader path of CSVRows
+// still uses unchanged.
 
 import (
 	"encoding/csv"
@@ -17,7 +19,7 @@ import (
 )
 
 type refCSVRows[T any] struct {
-	feed     *refFeed
+	feed     *csvFeed
 	cr       *csv.Reader
 	maxField int
 	binds    []csvBind
@@ -25,7 +27,7 @@ type refCSVRows[T any] struct {
 	cols     []string
 
 	proj []int       // the bound columns, ascending: what gocsv is given of each record
-	gbuf *refReplay  // what gocsv's csv.Reader reads: the header, then one record per Next
+	gbuf *replayFeed // what gocsv's csv.Reader reads: the header, then one record per Next
 	gcr  *csv.Reader // gocsv's reader, to check it consumed exactly each record
 	um   *gocsv.Unmarshaller
 
@@ -40,7 +42,7 @@ type refCSVRows[T any] struct {
 // the header row and binds it. A missing header is a *FileError.
 func newRefCSVRows[T any](r io.Reader, opt Options, maxPreamble int) (*refCSVRows[T], error) {
 	opt = opt.WithDefaults()
-	feed := &refFeed{lr: NewLineReader(r, opt.MaxLineBytes), maxRecord: opt.MaxLineBytes}
+	feed := &csvFeed{lr: NewLineReader(r, opt.MaxLineBytes), maxRecord: opt.MaxLineBytes}
 	cr := newCSVReader(feed)
 	cols := CSVColumns[T]()
 	c := &refCSVRows[T]{feed: feed, cr: cr, maxField: opt.MaxFieldBytes, cols: cols}
@@ -91,7 +93,7 @@ func (c *refCSVRows[T]) startGocsv(header []string) error {
 	}
 	slices.Sort(c.proj)
 	c.proj = slices.Compact(c.proj)
-	c.gbuf = &refReplay{}
+	c.gbuf = &replayFeed{}
 	c.gbuf.set(header, c.proj)
 	c.gcr = newCSVReader(c.gbuf)
 	um, err := gocsv.NewUnmarshaller(c.gcr, new(T))
@@ -222,117 +224,6 @@ func (c *refCSVRows[T]) Raw() string { return string(c.feed.raw) }
 
 // Err is the read error that stopped Next, or nil at a clean end.
 func (c *refCSVRows[T]) Err() error { return c.err }
-
-// refFeed hands encoding/csv one physical line per Read, so csv never reads
-// ahead of the record it returns: the feed then knows that record's raw text,
-// whether a line was over-long, and can force-close a quoted field that
-// would otherwise swallow the rest of the file (csv only asks for another
-// line mid-record when a quoted field is open).
-type refFeed struct {
-	lr        *LineReader
-	maxRecord int
-	raw       []byte // the current record's lines
-	start     int    // physical line raw starts on (csv.Reader's count includes the closing `"` line of a cut)
-	buf       []byte
-	pending   []byte
-	tooLong   bool
-	cut       bool
-}
-
-func (f *refFeed) reset() { f.raw, f.tooLong, f.cut = f.raw[:0], false, false }
-
-func (f *refFeed) Read(p []byte) (int, error) {
-	if len(f.pending) == 0 {
-		switch {
-		case len(f.raw) > f.maxRecord: // mid-record and over the bound: close the quote
-			f.cut = true
-			f.buf = append(f.buf[:0], '"', '\n')
-		case !f.lr.Next():
-			if err := f.lr.Err(); err != nil {
-				return 0, err
-			}
-			return 0, io.EOF
-		default:
-			b := f.lr.Bytes()
-			if f.lr.TooLong() {
-				// Keep a head csv can split: whole fields only, no quotes.
-				f.tooLong = true
-				b = []byte(strings.ReplaceAll(clip(string(b), 200), `"`, ""))
-				if i := strings.LastIndexByte(string(b), ','); i > 0 {
-					b = b[:i]
-				}
-				if len(b) == 0 {
-					b = []byte("?")
-				}
-			}
-			if len(b) > 0 || len(f.raw) > 0 {
-				if len(f.raw) > 0 {
-					f.raw = append(f.raw, '\n')
-				} else {
-					f.start = f.lr.Line()
-				}
-				f.raw = append(f.raw, b...)
-			}
-			f.buf = append(append(f.buf[:0], b...), '\n')
-		}
-		f.pending = f.buf
-	}
-	n := copy(p, f.pending)
-	f.pending = f.pending[n:]
-	return n, nil
-}
-
-// refReplay is the input of gocsv's csv.Reader: one CSV-encoded record at
-// a time, set just before gocsv reads it. csv.Reader never reads past the
-// newline ending a record, so nothing is left over between records.
-type refReplay struct {
-	buf   []byte
-	off   int
-	total int64 // bytes of all records set so far
-}
-
-// set encodes the fields of rec at the ascending indexes cols as one CSV
-// record, up to the end of rec (a short row gives a shorter record, so gocsv
-// leaves the missing fields alone), quoting the fields that need it.
-func (f *refReplay) set(rec []string, cols []int) {
-	n := 0
-	for n < len(cols) && cols[n] < len(rec) {
-		n++
-	}
-	b := f.buf[:0]
-	for i, col := range cols[:n] {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		s := rec[col]
-		if !needsQuote(s) && (s != "" || n > 1) {
-			b = append(b, s...)
-			continue
-		}
-		// Quoted; a lone empty field as "" so the line is not skipped as empty.
-		b = append(b, '"')
-		for {
-			j := strings.IndexByte(s, '"')
-			if j < 0 {
-				break
-			}
-			b = append(append(b, s[:j+1]...), '"')
-			s = s[j+1:]
-		}
-		b = append(append(b, s...), '"')
-	}
-	f.buf, f.off = append(b, '\n'), 0
-	f.total += int64(len(f.buf))
-}
-
-func (f *refReplay) Read(p []byte) (int, error) {
-	if f.off >= len(f.buf) {
-		return 0, io.EOF
-	}
-	n := copy(p, f.buf[f.off:])
-	f.off += n
-	return n, nil
-}
 
 type refRow struct {
 	line    int
