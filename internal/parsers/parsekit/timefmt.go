@@ -164,11 +164,15 @@ func clock(s string) (h, mi, sec int, err error) {
 	return h, mi, sec, nil
 }
 
-// DayCache turns YYYYMMDDHHMMSS stamps into times, keeping the midnight of the
-// last date seen: an export holds an hour or a day of punches, and time.Date
-// with its zone lookup was a tenth of a caps-event-txt row. The zero value is
-// ready; one per parse (it is not safe for concurrent use).
-type DayCache struct {
+// DayCache turns YYYYMMDDHHMMSS stamps into times, keeping the midnight of
+// up to 31 dates, one per day of the month: an export holds an hour, a day
+// or a month of punches (a monthly file sorted by employee changes day on
+// every row, a night shift reaches the next day), and time.Date with its
+// zone lookup was a tenth of a caps-event-txt row. The zero value is ready;
+// one per parse (it is not safe for concurrent use).
+type DayCache [32]dayMidnight
+
+type dayMidnight struct {
 	date     [8]byte
 	loc      *time.Location
 	midnight time.Time
@@ -179,7 +183,7 @@ type DayCache struct {
 // when the cache cannot answer (an impossible date or time, or a day whose
 // UTC offset changes, as on a DST switch): the caller then uses Stamp14,
 // which gives the same time or the error.
-func (c *DayCache) Stamp14(s []byte, loc *time.Location) (t time.Time, ok bool) {
+func (dc *DayCache) Stamp14(s []byte, loc *time.Location) (t time.Time, ok bool) {
 	if len(s) != 14 {
 		return time.Time{}, false
 	}
@@ -189,6 +193,7 @@ func (c *DayCache) Stamp14(s []byte, loc *time.Location) (t time.Time, ok bool) 
 	if h > 23 || mi > 59 || sec > 59 {
 		return time.Time{}, false
 	}
+	c := &dc[(int(s[6]-'0')*10+int(s[7]-'0'))%len(dc)]
 	if !c.valid || c.loc != loc || string(s[:8]) != string(c.date[:]) {
 		c.valid = false
 		y, okY := digits(string(s[:4]))

@@ -169,10 +169,8 @@ func (w *workChecker) check(row *workRow, loc *time.Location) string {
 	return ""
 }
 
-// dayCaches keeps the midnight of up to 31 dates, one per day of the month,
-// so that the stamps of a monthly file (rows sorted by employee change day
-// on every row) and a night shift's next day skip time.Date. One per parse.
-type dayCaches [32]parsekit.DayCache
+// dayCaches is the parse's parsekit.DayCache with Secom's two uses of it.
+type dayCaches parsekit.DayCache
 
 // stamp14 is parsekit.Stamp14 through the cache: a well-formed stamp of a
 // cached day is its midnight plus the clock; anything else (a day not
@@ -180,7 +178,7 @@ type dayCaches [32]parsekit.DayCache
 // the error.
 func (d *dayCaches) stamp14(s string, loc *time.Location) (time.Time, error) {
 	if len(s) == 14 && allDigits(s) {
-		if t, ok := d[dayOf(s)].Stamp14([]byte(s), loc); ok {
+		if t, ok := (*parsekit.DayCache)(d).Stamp14([]byte(s), loc); ok {
 			return t, nil
 		}
 	}
@@ -192,16 +190,13 @@ func (d *dayCaches) date(s string, loc *time.Location) error {
 	if len(s) == 8 && allDigits(s) {
 		var stamp [14]byte
 		copy(stamp[copy(stamp[:], s):], "000000")
-		if _, ok := d[dayOf(s)].Stamp14(stamp[:], loc); ok {
+		if _, ok := (*parsekit.DayCache)(d).Stamp14(stamp[:], loc); ok {
 			return nil
 		}
 	}
 	_, err := parsekit.DateAndTime(s, "000000", loc)
 	return err
 }
-
-// dayOf is the cache slot of a stamp or date of at least 8 digits.
-func dayOf(s string) int { return (int(s[6]-'0')*10 + int(s[7]-'0')) % 32 }
 
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {

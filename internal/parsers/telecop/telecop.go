@@ -132,11 +132,10 @@ func parseCSV(r io.Reader, opt parsekit.Options, emit parsekit.Emitter) error {
 	return readErr(opt, rows.Err())
 }
 
-// dayCaches keeps the midnight of up to 31 dates, one per day of the month
-// (a monthly export changes day often): a time of the common shape on a
+// dayCaches is the parse's parsekit.DayCache: a time of the common shape on a
 // cached day is its midnight plus the clock, without time.Date or the
 // general parsers' allocations. One per parse; nil is none.
-type dayCaches [32]parsekit.DayCache
+type dayCaches parsekit.DayCache
 
 // koreanAMPM is parsekit.KoreanAMPM: "yyyy-MM-dd 오전|오후 h:mm:ss" through
 // the cache; any other shape, and a time the cache cannot answer, goes to
@@ -144,7 +143,7 @@ type dayCaches [32]parsekit.DayCache
 func (c *dayCaches) koreanAMPM(s string, loc *time.Location) (time.Time, error) {
 	if c != nil {
 		if st, ok := ampmStamp(s); ok {
-			if t, ok := c[dayOf(st[:])].Stamp14(st[:], loc); ok {
+			if t, ok := (*parsekit.DayCache)(c).Stamp14(st[:], loc); ok {
 				return t, nil
 			}
 		}
@@ -159,7 +158,7 @@ func (c *dayCaches) isoDateTime(s string, loc *time.Location) (time.Time, error)
 	if c != nil && len(s) > 11 && s[10] == ' ' && isoDate10(s[:10], &st) {
 		if h, ok := clock(s[11:], &st); ok && h <= 23 {
 			putTwo(st[8:], h)
-			if t, ok := c[dayOf(st[:])].Stamp14(st[:], loc); ok {
+			if t, ok := (*parsekit.DayCache)(c).Stamp14(st[:], loc); ok {
 				return t, nil
 			}
 		}
@@ -235,9 +234,6 @@ func allDigits(b []byte) bool {
 	}
 	return true
 }
-
-// dayOf is the cache slot of a stamp.
-func dayOf(st []byte) int { return (int(st[6]-'0')*10 + int(st[7]-'0')) % 32 }
 
 // readErr turns a read failure mid-file into a file-level error.
 func readErr(opt parsekit.Options, err error) error {
