@@ -79,66 +79,29 @@ func (d *PunchDecoder) fast(b []byte, p *attendance.Punch) bool {
 		i = lo + q + 1
 		return span{lo, lo + q}, true
 	}
-	var id, emp, name, cm, ch span
-	var vendor, layout, site, mode, raw, dev, file span
-	var at span
-	ok := lit(`{"event_id":`)
-	if ok {
-		id, ok = str()
+	// field consumes a key and its string; once one fails, ok stays false.
+	ok := true
+	field := func(key string) (v span) {
+		if ok = ok && lit(key); ok {
+			v, ok = str()
+		}
+		return v
 	}
-	if ok && lit(`,"vendor":`) {
-		vendor, ok = str()
-	} else {
-		ok = false
-	}
-	if ok && lit(`,"layout":`) {
-		layout, ok = str()
-	} else {
-		ok = false
-	}
-	if ok && lit(`,"site":`) {
-		site, ok = str()
-	} else {
-		ok = false
-	}
-	if ok && lit(`,"occurred_at":`) {
-		at, ok = str()
-	} else {
-		ok = false
-	}
-	if ok && lit(`,"employee_no":`) {
-		emp, ok = str()
-	} else {
-		ok = false
-	}
-	if ok && lit(`,"name":`) {
-		name, ok = str()
-	} else {
-		ok = false
-	}
-	if ok && lit(`,"card_masked":`) {
-		cm, ok = str()
-	} else {
-		ok = false
-	}
+	id := field(`{"event_id":`)
+	vendor := field(`,"vendor":`)
+	layout := field(`,"layout":`)
+	site := field(`,"site":`)
+	at := field(`,"occurred_at":`)
+	emp := field(`,"employee_no":`)
+	name := field(`,"name":`)
+	cm := field(`,"card_masked":`)
+	var ch span // omitempty: the key may be absent
 	if ok && lit(`,"card_hash":`) {
 		ch, ok = str()
 	}
-	if ok && lit(`,"mode":`) {
-		mode, ok = str()
-	} else {
-		ok = false
-	}
-	if ok && lit(`,"raw_mode":`) {
-		raw, ok = str()
-	} else {
-		ok = false
-	}
-	if ok && lit(`,"device":`) {
-		dev, ok = str()
-	} else {
-		ok = false
-	}
+	mode := field(`,"mode":`)
+	raw := field(`,"raw_mode":`)
+	dev := field(`,"device":`)
 	if !ok || !lit(`,"auth_ok":`) {
 		return false
 	}
@@ -149,10 +112,8 @@ func (d *PunchDecoder) fast(b []byte, p *attendance.Punch) bool {
 	default:
 		return false
 	}
-	if !lit(`,"source_file":`) {
-		return false
-	}
-	if file, ok = str(); !ok || !lit(`,"source_line":`) {
+	file := field(`,"source_file":`)
+	if !ok || !lit(`,"source_line":`) {
 		return false
 	}
 	// An int as encoding/json accepts it: -?(0|[1-9][0-9]*), no fraction or
