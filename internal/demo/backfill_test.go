@@ -121,6 +121,7 @@ func BenchmarkBackfill(b *testing.B) {
 	b.ReportMetric(last.ingestCPU.Seconds(), "ingest_cpu_s")
 	b.ReportMetric(last.pusherCPU.Seconds(), "pusher_cpu_s")
 	b.ReportMetric(last.enginesCPU.Seconds(), "engines_cpu_s")
+	b.ReportMetric(float64(last.mergedRows)/float64(meta.Punches), "merged_rows/punch")
 }
 
 // backfillMeta describes a generated drop set (meta.json in its folder).
@@ -212,16 +213,21 @@ type backfillRun struct {
 	ingestCPU, pusherCPU, enginesCPU   time.Duration // user + system
 	daouRecords, daouCalls, matchedRow int
 	pusherMetrics                      []string
+	// The engine's own counters (system.events) at the end: rows and
+	// uncompressed bytes its background merges rewrote, rows inserted.
+	mergedRows, mergedBytes, insertedRows uint64
+	activeParts                           uint64 // of punches, at the end
 }
 
 func (r backfillRun) summary(m backfillMeta) string {
 	return fmt.Sprintf("%d punches in the history (punches FINAL) %.1f s after the ingest started (%.0f punches/s); "+
 		"ingest --once %.1f s (%.0f punches/s), %d rows in the history by then; "+
 		"peak RSS ingest %.0f MiB, pusher %.0f MiB, engines (this process) %.0f MiB; CPU ingest %.1f s, pusher %.1f s, engines %.1f s; "+
-		"pusher group by then: %d matched rows, %d days in Daou (%d calls)",
+		"pusher group by then: %d matched rows, %d days in Daou (%d calls); engine: %d rows inserted, %d rows (%.0f MB uncompressed) rewritten by merges, %d active parts of punches",
 		m.Punches, r.total.Seconds(), float64(m.Punches)/r.total.Seconds(), r.ingest.Seconds(), float64(m.Punches)/r.ingest.Seconds(), r.atIngestEnd,
 		float64(r.ingestRSS)/1024, float64(r.pusherRSS)/1024, float64(r.enginesRSS)/1024,
-		r.ingestCPU.Seconds(), r.pusherCPU.Seconds(), r.enginesCPU.Seconds(), r.matchedRow, r.daouRecords, r.daouCalls)
+		r.ingestCPU.Seconds(), r.pusherCPU.Seconds(), r.enginesCPU.Seconds(), r.matchedRow, r.daouRecords, r.daouCalls,
+		r.insertedRows, r.mergedRows, float64(r.mergedBytes)/1e6, r.activeParts)
 }
 
 // runBackfill runs one backfill on a fresh devstack and fresh process state.
@@ -391,6 +397,10 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
 	r.enginesCPU = cpuOf(&self1) - cpuOf(&self0)
 	r.enginesRSS = vmHWM()
+	r.insertedRows, _ = count(ctx, conn, "SELECT sum(value) FROM system.events WHERE event = 'InsertedRows'")
+	r.mergedRows, _ = count(ctx, conn, "SELECT sum(value) FROM system.events WHERE event = 'MergedRows'")
+	r.mergedBytes, _ = count(ctx, conn, "SELECT sum(value) FROM system.events WHERE event = 'MergedUncompressedBytes'")
+	r.activeParts, _ = count(ctx, conn, "SELECT count() FROM system.parts WHERE database = '"+database+"' AND table = 'punches' AND active")
 
 	// The pusher group's progress at that moment, and its metrics.
 	r.daouCalls = sim.CallsTo(daousim.PathRecord)
