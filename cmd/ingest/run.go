@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
+	"github.com/attendance-pipeline/attnd/internal/gcbudget"
 	"github.com/attendance-pipeline/attnd/internal/ingest"
 	"github.com/attendance-pipeline/attnd/internal/obs"
 )
@@ -39,6 +41,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	level, _ := obs.ParseLevel(cfg.Log.Level)
 	logger := obs.NewLogger(stderr, level, "ingest")
+	budget, _ := gcbudget.Parse(cfg.MemoryLimit) // validated by LoadConfig
+	gc, restoreGC := gcbudget.Apply(budget, os.LookupEnv)
+	defer restoreGC()
+	logger.Info("memory", "gc", gc)
 
 	reg := obs.NewRegistry()
 	metrics := obs.NewIngestMetrics(reg)

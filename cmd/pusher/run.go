@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
+	"github.com/attendance-pipeline/attnd/internal/gcbudget"
 	"github.com/attendance-pipeline/attnd/internal/obs"
 	"github.com/attendance-pipeline/attnd/internal/pusher"
 )
@@ -37,6 +39,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	level, _ := obs.ParseLevel(cfg.Log.Level)
 	logger := obs.NewLogger(stderr, level, "pusher")
+	budget, _ := gcbudget.Parse(cfg.MemoryLimit) // validated by LoadConfig
+	gc, restoreGC := gcbudget.Apply(budget, os.LookupEnv)
+	defer restoreGC()
+	logger.Info("memory", "gc", gc)
 	reg := obs.NewRegistry()
 
 	d, err := pusher.Start(ctx, cfg, nil, logger, reg)

@@ -21,8 +21,11 @@ test fails when this file and the code disagree. Secrets are never keys of
 their own: a ` + "`*_env`" + ` key names the environment variable that holds
 them. Environment overrides: ` + "`KAFKA_BROKERS`" + ` (both), ` + "`DAOU_BASE_URL`" + `,
 ` + "`DAOU_CLIENT_ID`" + `, ` + "`DAOU_CLIENT_SECRET`" + `, ` + "`CLICKHOUSE_PASSWORD`" + ` (pusher).
-Durations are Go durations (` + "`30s`, `1h`" + `). Annotated examples:
-` + "`deploy/compose/config/`" + `.
+Durations are Go durations (` + "`30s`, `1h`" + `). ` + "`memory_limit`" + ` is the process's
+memory budget, written as GOMEMLIMIT (` + "`256MiB`" + `; defaults: ingest 256MiB, pusher
+384MiB; ` + "`off`" + ` keeps Go's defaults): the garbage collector runs when the heap
+reaches it, and ` + "`GOGC`" + ` or ` + "`GOMEMLIMIT`" + ` in the environment take precedence
+(` + "`internal/gcbudget`" + `). Annotated examples: ` + "`deploy/compose/config/`" + `.
 
 `
 

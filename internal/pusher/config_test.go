@@ -31,6 +31,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	raw := `
 state_dir: ""
 http: {listen: nowhere}
+memory_limit: 384MB
 kafka: {brokers: ["127.0.0.1:9092"]}
 clickhouse: {addr: ["127.0.0.1:9000"], database: attendance}
 daou: {base_url: "http://127.0.0.1:1", client_id: x, client_secret_env: S}
@@ -43,7 +44,7 @@ derive: {day_start: "25:00", sites: {lab: {tz: Mars/Base}}}
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	for _, key := range []string{"state_dir", "http.listen", "match.directory.providers", "match.card_key_env", "derive.day_start"} {
+	for _, key := range []string{"state_dir", "http.listen", "memory_limit", "match.directory.providers", "match.card_key_env", "derive.day_start"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not name %s:\n%v", key, err)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pierrec/lz4/v4"
 	"github.com/segmentio/kafka-go/compress"
+	"github.com/segmentio/kafka-go/compress/snappy"
 )
 
 // kafka-go compresses every record batch with lz4 (the default
@@ -18,8 +19,14 @@ import (
 // size, and the record batch its CRC-32C); both are standard LZ4 frame
 // options that Kafka's brokers and every client read. Reading stays
 // kafka-go's.
+//
+// Snappy (the default compression) is kafka-go's own codec at its fastest
+// level, s2's snappy-compatible encoder: kafka-go's default level is the
+// "better" one, 2.5 times slower on punch batches for a 2% smaller output.
+// The output is plain xerial-framed snappy, as the Java client writes it.
 func init() {
 	compress.Codecs[compress.Lz4] = lz4Codec{}
+	compress.Codecs[compress.Snappy] = &snappy.Codec{Compression: snappy.FasterCompression}
 }
 
 type lz4Codec struct{}

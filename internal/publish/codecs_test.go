@@ -8,6 +8,7 @@ import (
 
 	"github.com/pierrec/lz4/v4"
 	"github.com/segmentio/kafka-go/compress"
+	"github.com/segmentio/kafka-go/compress/snappy"
 )
 
 // The lz4 codec kafka-go uses is ours: its frames (256 KiB blocks, no
@@ -48,6 +49,41 @@ func TestLz4Codec(t *testing.T) {
 			if len(frame) < 6 || frame[4]&0x04 != 0 || frame[5]>>4&7 != 5 {
 				t.Fatalf("frame header % x: want no content checksum and 256 KiB blocks", frame[:min(len(frame), 7)])
 			}
+		}
+	}
+}
+
+// Snappy, the default, is kafka-go's codec at its fastest level: xerial
+// frames that kafka-go's reader and the snappy library read back.
+func TestSnappyCodec(t *testing.T) {
+	codec, ok := compress.Snappy.Codec().(*snappy.Codec)
+	if !ok || codec.Compression != snappy.FasterCompression || codec.Framing != snappy.Framed {
+		t.Fatalf("kafka-go's snappy codec is %#v, want the framed, fastest level", compress.Snappy.Codec())
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{0, 1, 100, 40 << 10, 1<<20 + 3} {
+		in := make([]byte, n)
+		for i := range in {
+			in[i] = "{}\":,abcdef0123456789김"[r.IntN(24)]
+		}
+		var buf bytes.Buffer
+		w := codec.NewWriter(&buf)
+		for i := 0; i < n; i += 300 { // kafka-go writes a record field by field
+			if _, err := w.Write(in[i:min(i+300, n)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rd := codec.NewReader(bytes.NewReader(buf.Bytes()))
+		got, err := io.ReadAll(rd)
+		rd.Close()
+		if err != nil || !bytes.Equal(got, in) {
+			t.Fatalf("%d bytes: kafka-go reader: %v, equal %v", n, err, bytes.Equal(got, in))
+		}
+		if n > 0 && !bytes.HasPrefix(buf.Bytes(), []byte("\x82SNAPPY\x00")) {
+			t.Fatalf("%d bytes: frame starts % x, want the xerial header", n, buf.Bytes()[:min(buf.Len(), 8)])
 		}
 	}
 }
