@@ -122,6 +122,7 @@ func BenchmarkBackfill(b *testing.B) {
 	b.ReportMetric(last.pusherCPU.Seconds(), "pusher_cpu_s")
 	b.ReportMetric(last.enginesCPU.Seconds(), "engines_cpu_s")
 	b.ReportMetric(float64(last.mergedRows)/float64(meta.Punches), "merged_rows/punch")
+	b.ReportMetric(last.mergeCPU.Seconds(), "merge_cpu_s")
 }
 
 // backfillMeta describes a generated drop set (meta.json in its folder).
@@ -217,17 +218,18 @@ type backfillRun struct {
 	// uncompressed bytes its background merges rewrote, rows inserted.
 	mergedRows, mergedBytes, insertedRows uint64
 	activeParts                           uint64 // of punches, at the end
+	mergeCPU                              time.Duration // the engine's MergeMutate threads over the run
 }
 
 func (r backfillRun) summary(m backfillMeta) string {
 	return fmt.Sprintf("%d punches in the history (punches FINAL) %.1f s after the ingest started (%.0f punches/s); "+
 		"ingest --once %.1f s (%.0f punches/s), %d rows in the history by then; "+
 		"peak RSS ingest %.0f MiB, pusher %.0f MiB, engines (this process) %.0f MiB; CPU ingest %.1f s, pusher %.1f s, engines %.1f s; "+
-		"pusher group by then: %d matched rows, %d days in Daou (%d calls); engine: %d rows inserted, %d rows (%.0f MB uncompressed) rewritten by merges, %d active parts of punches",
+		"pusher group by then: %d matched rows, %d days in Daou (%d calls); engine: %d rows inserted, %d rows (%.0f MB uncompressed) rewritten by merges (%.1f CPU s), %d active parts of punches",
 		m.Punches, r.total.Seconds(), float64(m.Punches)/r.total.Seconds(), r.ingest.Seconds(), float64(m.Punches)/r.ingest.Seconds(), r.atIngestEnd,
 		float64(r.ingestRSS)/1024, float64(r.pusherRSS)/1024, float64(r.enginesRSS)/1024,
 		r.ingestCPU.Seconds(), r.pusherCPU.Seconds(), r.enginesCPU.Seconds(), r.matchedRow, r.daouRecords, r.daouCalls,
-		r.insertedRows, r.mergedRows, float64(r.mergedBytes)/1e6, r.activeParts)
+		r.insertedRows, r.mergedRows, float64(r.mergedBytes)/1e6, r.mergeCPU.Seconds(), r.activeParts)
 }
 
 // runBackfill runs one backfill on a fresh devstack and fresh process state.
@@ -333,6 +335,8 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset VmHWM: the engines' peak from here on
 	var self0 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
+	var threads threadCPU
+	threads.sample()
 
 	var r backfillRun
 	start := time.Now()
@@ -369,6 +373,7 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 			keepLogs(true)
 			b.Fatalf("after %s: %d punch rows in the history (not FINAL), want %d", timeout, rows, want)
 		case <-poll.C:
+			threads.sample()
 			if rows, err = count(ctx, conn, "SELECT count() FROM "+database+".punches"); err != nil {
 				continue
 			}
@@ -396,6 +401,9 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 	var self1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
 	r.enginesCPU = cpuOf(&self1) - cpuOf(&self0)
+	threads.sample()
+	r.mergeCPU = threads.prefixed("MergeMutate")
+	note("engine process CPU by thread name over the run: %v", threads.names)
 	r.enginesRSS = vmHWM()
 	r.insertedRows, _ = count(ctx, conn, "SELECT sum(value) FROM system.events WHERE event = 'InsertedRows'")
 	r.mergedRows, _ = count(ctx, conn, "SELECT sum(value) FROM system.events WHERE event = 'MergedRows'")
@@ -445,6 +453,57 @@ func rusageOf(ps *os.ProcessState) (int64, time.Duration) {
 		return 0, ps.UserTime() + ps.SystemTime()
 	}
 	return ru.Maxrss, cpuOf(ru)
+}
+
+// threadCPU attributes this process's CPU time to thread names: each call
+// adds every thread's CPU time (user + system, /proc/self/task/*/stat,
+// 100 Hz ticks) since the previous call to the thread's current name.
+// ClickHouse's pool threads take the name of the task they run
+// ("MergeMutate" for background merges), so it is called often (every poll).
+type threadCPU struct {
+	last  map[string]int64 // tid -> ticks at the previous call
+	names map[string]time.Duration
+}
+
+func (tc *threadCPU) sample() {
+	if tc.last == nil {
+		tc.last, tc.names = map[string]int64{}, map[string]time.Duration{}
+	}
+	tasks, _ := filepath.Glob("/proc/self/task/*")
+	for _, t := range tasks {
+		stat, err := os.ReadFile(filepath.Join(t, "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		f := strings.Fields(s[end+1:]) // state is field 3 of stat, utime 14, stime 15
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		tid := filepath.Base(t)
+		prev, seen := tc.last[tid]
+		tc.last[tid] = u + st
+		if seen {
+			tc.names[s[open+1:end]] += time.Duration(u+st-prev) * 10 * time.Millisecond
+		}
+	}
+}
+
+// prefixed sums the CPU time attributed to names starting with prefix.
+func (tc *threadCPU) prefixed(prefix string) time.Duration {
+	var d time.Duration
+	for n, v := range tc.names {
+		if strings.HasPrefix(n, prefix) {
+			d += v
+		}
+	}
+	return d
 }
 
 // vmHWM is this process's peak RSS in KiB since the last reset (0 if unknown).

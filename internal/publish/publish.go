@@ -357,12 +357,30 @@ func (p *Publisher) pingBroker(ctx context.Context, broker string) error {
 	return nil
 }
 
-// Close flushes nothing (every write is synchronous) and closes the writer.
+// Close flushes nothing (every write is synchronous) and closes the writer
+// and every connection.
 func (p *Publisher) Close() error {
-	if err := p.w.Load().Close(); err != nil {
+	err := closeWriter(p.w.Load())
+	if tr, ok := p.client.Transport.(*kafka.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+	if err != nil {
 		return fmt.Errorf("publish: close writer: %w", err)
 	}
 	return nil
+}
+
+// closeWriter closes w and then its Transport's connections: kafka-go's
+// Writer.Close closes only a Transport it made itself, and each Writer here
+// has its own (a renewed Writer must not inherit a wedged connection pool).
+func closeWriter(w *kafka.Writer) error {
+	err := w.Close()
+	if mc, ok := w.Transport.(*topicMetaCache); ok {
+		if tr, ok := mc.rt.(*kafka.Transport); ok {
+			tr.CloseIdleConnections()
+		}
+	}
+	return err
 }
 
 // renewWriter swaps in a fresh Writer; the old one is closed in the
@@ -370,7 +388,7 @@ func (p *Publisher) Close() error {
 // Writes still in flight on the old one finish or fail on their own.
 func (p *Publisher) renewWriter() {
 	old := p.w.Swap(p.newW())
-	go old.Close()
+	go closeWriter(old)
 	p.logger.Info("kafka writer renewed after a failed write")
 }
 

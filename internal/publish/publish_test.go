@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -485,5 +486,38 @@ func TestWriterRenewedAfterFailedWrite(t *testing.T) {
 	}
 	if len(got) == 0 || string(got[len(got)-1].Value) != "after" {
 		t.Fatalf("the new broker holds %d messages, want the one written after it came back", len(got))
+	}
+}
+
+// Every Writer a Publisher made, renewed ones included, leaves no
+// connection behind after Close: kafka-go's Writer.Close does not close a
+// Transport it was given, so the Publisher does.
+func TestRenewedWritersReleaseConnections(t *testing.T) {
+	ctx := context.Background()
+	_, addr := kafkatest.Fake(t, 1, 2, topics)
+	before := runtime.NumGoroutine()
+	p, err := New(Config{Brokers: []string{addr}, ChunkSize: 100, WriteTimeout: 5 * time.Second}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := publishFile(ctx, p, punches(20)); err != nil {
+			t.Fatal(err)
+		}
+		p.renewWriter()
+	}
+	if _, err := publishFile(ctx, p, punches(20)); err != nil {
+		t.Fatal(err)
+	}
+	during := runtime.NumGoroutine()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Fatalf("%d goroutines after Close (%d before the publisher, %d with six writers open): connections left open", n, before, during)
 	}
 }
