@@ -217,7 +217,7 @@ type backfillRun struct {
 	// The engine's own counters (system.events) at the end: rows and
 	// uncompressed bytes its background merges rewrote, rows inserted.
 	mergedRows, mergedBytes, insertedRows uint64
-	activeParts                           uint64 // of punches, at the end
+	activeParts                           uint64        // of punches, at the end
 	mergeCPU                              time.Duration // the engine's MergeMutate threads over the run
 }
 

@@ -259,7 +259,7 @@ func New(cfg Config, logger *slog.Logger, metrics *obs.IngestMetrics) (*Publishe
 		tr, _ := cfg.transport() // validated above
 		return &kafka.Writer{
 			Addr:            addr,
-			Balancer:        &kafka.Hash{}, // key = partition: one person's punches stay in order
+			Balancer:        &KeyHash{}, // key = partition: one person's punches stay in order
 			RequiredAcks:    kafka.RequireAll,
 			BatchTimeout:    cfg.BatchTimeout,
 			BatchSize:       min(cfg.ChunkSize, 1000),

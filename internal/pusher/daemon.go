@@ -19,6 +19,7 @@ import (
 	"github.com/attendance-pipeline/attnd/internal/history"
 	"github.com/attendance-pipeline/attnd/internal/match"
 	"github.com/attendance-pipeline/attnd/internal/obs"
+	"github.com/attendance-pipeline/attnd/internal/publish"
 	"github.com/attendance-pipeline/attnd/internal/push"
 )
 
@@ -122,7 +123,7 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 	}
 	unmatchedW := &kafka.Writer{
 		Addr: kafka.TCP(cfg.Kafka.Brokers...), Topic: cfg.UnmatchedTopic, Transport: transport,
-		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond,
+		Balancer: &publish.KeyHash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond,
 		Compression: kafka.Snappy, ErrorLogger: kafka.LoggerFunc(obs.Printf(log, slog.LevelWarn, "kafka")),
 	}
 	d.closers = append(d.closers, unmatchedW.Close)
