@@ -64,11 +64,13 @@ type Reader struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	lastFetch atomic.Int64 // unix nanos of the last fetched message (or start)
+	// nFetched counts fetched messages; the watchdog notes when it last
+	// changed (no clock read per message).
+	nFetched atomic.Int64
 
 	mu        sync.Mutex
-	fetched   map[tp]int64 // next offset after the last fetched message
-	committed map[tp]int64 // next offset after the last message we committed
+	fetched   map[tp]*atomic.Int64 // next offset after the last fetched message
+	committed map[tp]int64         // next offset after the last message we committed
 }
 
 type tp struct {
@@ -122,10 +124,9 @@ func Start(ctx context.Context, cfg Config) *Reader {
 		errs:      make(chan error, 2),
 		cancel:    cancel,
 		done:      make(chan struct{}),
-		fetched:   map[tp]int64{},
+		fetched:   map[tp]*atomic.Int64{},
 		committed: map[tp]int64{},
 	}
-	c.lastFetch.Store(time.Now().UnixNano())
 	go c.fetch(ctx)
 	if cfg.StallTimeout > 0 {
 		go c.watch(ctx)
@@ -142,16 +143,27 @@ func (c *Reader) Errors() <-chan error { return c.errs }
 
 func (c *Reader) fetch(ctx context.Context) {
 	defer close(c.done)
+	var at tp
+	var next *atomic.Int64
 	for {
 		m, err := c.r.FetchMessage(ctx)
 		if err != nil {
 			c.report(err)
 			return
 		}
-		c.lastFetch.Store(time.Now().UnixNano())
-		c.mu.Lock()
-		c.fetched[tp{m.Topic, m.Partition}] = m.Offset + 1
-		c.mu.Unlock()
+		// Messages come in runs of one partition: the map (and its lock)
+		// is consulted only when the partition changes.
+		if k := (tp{m.Topic, m.Partition}); next == nil || k != at {
+			c.mu.Lock()
+			if next = c.fetched[k]; next == nil {
+				next = new(atomic.Int64)
+				c.fetched[k] = next
+			}
+			c.mu.Unlock()
+			at = k
+		}
+		next.Store(m.Offset + 1)
+		c.nFetched.Add(1)
 		select {
 		case c.msgs <- m:
 		case <-ctx.Done():
@@ -189,7 +201,7 @@ func (c *Reader) inFlight() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, next := range c.fetched {
-		if next > c.committed[k] {
+		if next.Load() > c.committed[k] {
 			return true
 		}
 	}
@@ -202,13 +214,17 @@ func (c *Reader) watch(ctx context.Context) {
 	defer t.Stop()
 	var suspect map[tp]int64 // lagging partitions' committed offsets when first seen idle
 	var since time.Time
+	seen, progress := c.nFetched.Load(), time.Now() // progress: when nFetched last changed
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		idle := time.Since(time.Unix(0, c.lastFetch.Load()))
+		if n := c.nFetched.Load(); n != seen {
+			seen, progress = n, time.Now()
+		}
+		idle := time.Since(progress)
 		if idle < c.cfg.StallTimeout || c.inFlight() {
 			suspect = nil
 			continue
