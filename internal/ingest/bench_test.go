@@ -46,12 +46,12 @@ func benchBatchTimeout() string {
 }
 
 // benchCompression is kafka.compression for both the ingest and kcat
-// (ATTND_BENCH_COMPRESSION, default snappy = the default).
+// (ATTND_BENCH_COMPRESSION, default lz4 = the default).
 func benchCompression() string {
 	if v := os.Getenv("ATTND_BENCH_COMPRESSION"); v != "" {
 		return v
 	}
-	return "snappy"
+	return "lz4"
 }
 
 // benchDrop writes one large telecop-report-csv drop and returns its path and size.
@@ -126,7 +126,7 @@ func reportRate(b *testing.B, rows int, size int64, took time.Duration) float64 
 	return rate
 }
 
-// BenchmarkIngestKfake: file -> hash -> parse -> kafka-go (acks=all, snappy,
+// BenchmarkIngestKfake: file -> hash -> parse -> kafka-go (acks=all, lz4,
 // 5000-message chunks) -> in-process kfake, for one large drop.
 // Run: go test -run '^$' -bench IngestKfake -benchtime 1x ./internal/ingest
 func BenchmarkIngestKfake(b *testing.B) {
@@ -145,7 +145,7 @@ func BenchmarkIngestKfake(b *testing.B) {
 // BenchmarkIngestRealKafka compares, on one real single-node Kafka broker
 // (scripts/kafka.sh), the ingest's file-to-Kafka rate with kcat producing the
 // same events pre-serialized (key TAB value per line, the same four headers,
-// snappy by default, acks=all): the target is at least half of kcat's rate.
+// lz4, acks=all): the target is at least half of kcat's rate.
 // ATTND_BENCH_CHUNK, ATTND_BENCH_BATCH_TIMEOUT and ATTND_BENCH_COMPRESSION
 // vary the ingest's kafka settings.
 // Run: go test -run '^$' -bench IngestRealKafka -benchtime 1x ./internal/ingest

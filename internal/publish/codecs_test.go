@@ -53,7 +53,7 @@ func TestLz4Codec(t *testing.T) {
 	}
 }
 
-// Snappy, the default, is kafka-go's codec at its fastest level: xerial
+// Snappy, when configured, is kafka-go's codec at its fastest level: xerial
 // frames that kafka-go's reader and the snappy library read back.
 func TestSnappyCodec(t *testing.T) {
 	codec, ok := compress.Snappy.Codec().(*snappy.Codec)

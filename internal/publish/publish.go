@@ -73,7 +73,7 @@ type Config struct {
 	ReplicationFactor int           `yaml:"replication_factor"` // for topic creation; default 1
 	CreateTopics      *bool         `yaml:"create_topics"`      // default true
 	ClientID          string        `yaml:"client_id"`
-	Compression       string        `yaml:"compression"`   // snappy (default) | lz4 | zstd | gzip | none
+	Compression       string        `yaml:"compression"`   // lz4 (default) | snappy | zstd | gzip | none
 	ChunkSize         int           `yaml:"chunk_size"`    // messages per WriteMessages call; default 5000
 	BatchTimeout      time.Duration `yaml:"batch_timeout"` // default 1ms
 	WriteTimeout      time.Duration `yaml:"write_timeout"` // default 30s
@@ -111,7 +111,7 @@ func (c Config) WithDefaults() Config {
 		c.ClientID = "attnd-ingest"
 	}
 	if c.Compression == "" {
-		c.Compression = "snappy"
+		c.Compression = "lz4"
 	}
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = 5000
@@ -165,9 +165,9 @@ func compression(name string) (kafka.Compression, error) {
 		return 0, nil
 	case "gzip":
 		return kafka.Gzip, nil
-	case "snappy", "":
+	case "snappy":
 		return kafka.Snappy, nil
-	case "lz4":
+	case "lz4", "":
 		return kafka.Lz4, nil
 	case "zstd":
 		return kafka.Zstd, nil

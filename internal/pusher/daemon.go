@@ -124,7 +124,7 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 	unmatchedW := &kafka.Writer{
 		Addr: kafka.TCP(cfg.Kafka.Brokers...), Topic: cfg.UnmatchedTopic, Transport: transport,
 		Balancer: &publish.KeyHash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond,
-		Compression: kafka.Snappy, ErrorLogger: kafka.LoggerFunc(obs.Printf(log, slog.LevelWarn, "kafka")),
+		Compression: kafka.Lz4, ErrorLogger: kafka.LoggerFunc(obs.Printf(log, slog.LevelWarn, "kafka")),
 	}
 	d.closers = append(d.closers, unmatchedW.Close)
 
