@@ -9,6 +9,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"github.com/segmentio/kafka-go/compress"
 	"github.com/segmentio/kafka-go/compress/snappy"
+	"github.com/segmentio/kafka-go/compress/zstd"
 )
 
 // The lz4 codec kafka-go uses is ours: its frames (256 KiB blocks, no
@@ -85,5 +86,29 @@ func TestSnappyCodec(t *testing.T) {
 		if n > 0 && !bytes.HasPrefix(buf.Bytes(), []byte("\x82SNAPPY\x00")) {
 			t.Fatalf("%d bytes: frame starts % x, want the xerial header", n, buf.Bytes()[:min(buf.Len(), 8)])
 		}
+	}
+}
+
+// Zstd, when configured, is kafka-go's codec at level 1, read back by
+// kafka-go's reader.
+func TestZstdCodec(t *testing.T) {
+	codec, ok := compress.Zstd.Codec().(*zstd.Codec)
+	if !ok || codec.Level != 1 {
+		t.Fatalf("kafka-go's zstd codec is %#v, want level 1", compress.Zstd.Codec())
+	}
+	in := bytes.Repeat([]byte(`{"event_id":"0123abcd","site":"hq","name":"김민수"}`), 5000)
+	var buf bytes.Buffer
+	w := codec.NewWriter(&buf)
+	if _, err := w.Write(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rd := codec.NewReader(bytes.NewReader(buf.Bytes()))
+	got, err := io.ReadAll(rd)
+	rd.Close()
+	if err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("round trip: %v, equal %v", err, bytes.Equal(got, in))
 	}
 }
