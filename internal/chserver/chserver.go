@@ -49,6 +49,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -198,12 +199,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, 0, &chdb.Error{Code: 48, Name: "NOT_IMPLEMENTED", Message: "External tables (multipart/form-data) are not supported by the embedded engine's HTTP front"})
 		return
 	}
-	body, err := readBody(r, params.Get("decompress") == "1")
-	if err != nil {
-		h.fail(w, r, 0, err)
-		return
-	}
 	query := params.Get("query")
+	decompress := params.Get("decompress") == "1"
+	var body, full []byte
+	if q := strings.TrimRight(query, " \t\r\n"); insertRx.MatchString(q) && insertFormatRx.MatchString(q) {
+		// INSERT ... FORMAT X in the URL, the data as the body (what
+		// clickhouse-go sends): the data goes straight to the file the
+		// engine reads (spoolInsert), never whole in memory.
+		stmt, cleanup, err := spoolInsert(r, decompress, q)
+		if err != nil {
+			h.fail(w, r, 0, err)
+			return
+		}
+		defer cleanup()
+		full = stmt
+	} else {
+		var err error
+		if body, err = readBody(r, decompress); err != nil {
+			h.fail(w, r, 0, err)
+			return
+		}
+	}
 	switch {
 	case query == "" && len(body) == 0:
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -216,8 +232,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The body continues the query: for an INSERT it is the inline data,
 	// which the engine takes to start after the first newline following the
 	// FORMAT name.
-	var full []byte
-	if query != "" {
+	switch {
+	case full != nil: // spooled
+	case query != "":
 		q := strings.TrimRight(query, " \t\r\n")
 		full = make([]byte, 0, len(q)+1+len(body))
 		full = append(full, q...)
@@ -225,7 +242,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			full = append(full, '\n')
 			full = append(full, body...)
 		}
-	} else {
+	default:
 		full = body
 	}
 
@@ -281,18 +298,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		opt.Settings = append(opt.Settings, chdb.Setting{Name: name, Value: vals[len(vals)-1]})
 	}
 
-	if isInsert && query != "" && len(body) > 0 {
-		// Inline data after the query is cut by the engine at a blank line
-		// (bytes 0a 0a, common in binary formats): "Cannot read all data".
-		// The data goes through a file instead: INSERT ... FROM INFILE.
-		var cleanup func()
-		full, cleanup, err = viaInfile(query, body)
-		if err != nil {
-			h.fail(w, r, 0, err)
-			return
-		}
-		defer cleanup()
-	}
 	res, err := h.sess.QueryWith(r.Context(), full, format, opt)
 	if err != nil {
 		h.fail(w, r, 0, err)
@@ -304,32 +309,47 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // insertFormatRx finds the trailing FORMAT clause of an INSERT query.
 var insertFormatRx = regexp.MustCompile(`(?is)\s+FORMAT\s+[A-Za-z0-9_]+\s*;?\s*$`)
 
-// viaInfile writes the insert's data to a temporary file and rewrites the
-// query to read it: INSERT INTO t (cols) [SETTINGS ...] FROM INFILE 'f' FORMAT X.
-// A query without a trailing FORMAT clause keeps its data inline.
-func viaInfile(query string, body []byte) ([]byte, func(), error) {
-	q := strings.TrimRight(query, " \t\r\n")
-	loc := insertFormatRx.FindStringIndex(q)
-	if loc == nil {
-		return append(append([]byte(q), '\n'), body...), func() {}, nil
+// spoolInsert copies the decoded request body into a temporary file and
+// returns query (an INSERT ending in FORMAT X) rewritten to read it, INSERT
+// INTO t (cols) [SETTINGS ...] FROM INFILE 'f' FORMAT X, and the file's
+// removal. Data inline after the query would be cut by the engine at a blank
+// line (bytes 0a 0a, common in binary formats: "Cannot read all data"). An
+// empty body leaves the query as it is, without a file.
+func spoolInsert(r *http.Request, decompress bool, query string) ([]byte, func(), error) {
+	rd, release, err := bodyReader(r, decompress)
+	defer release()
+	if err != nil {
+		return nil, func() {}, err
 	}
 	f, err := os.CreateTemp("", "chserver-insert-*.bin")
 	if err != nil {
-		return nil, nil, fmt.Errorf("chserver: spool insert data: %w", err)
+		return nil, func() {}, fmt.Errorf("chserver: spool insert data: %w", err)
 	}
 	cleanup := func() { os.Remove(f.Name()) }
-	if _, err := f.Write(body); err != nil {
-		f.Close()
+	buf := spoolBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(struct{ io.Writer }{f}, rd, *buf) // the wrapper keeps CopyBuffer off ReadFrom: f's would not use buf
+	spoolBufs.Put(buf)
+	if cerr := f.Close(); err == nil && cerr != nil {
 		cleanup()
-		return nil, nil, fmt.Errorf("chserver: spool insert data: %w", err)
+		return nil, func() {}, fmt.Errorf("chserver: spool insert data: %w", cerr)
 	}
-	if err := f.Close(); err != nil {
+	if err != nil {
 		cleanup()
-		return nil, nil, fmt.Errorf("chserver: spool insert data: %w", err)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, func() {}, fmt.Errorf("chserver: spool insert data: %w", err)
+		}
+		return nil, func() {}, bodyError(r, decompress, err)
 	}
-	out := q[:loc[0]] + " FROM INFILE " + chdb.QuoteString(f.Name()) + q[loc[0]:]
-	return []byte(out), cleanup, nil
+	if n == 0 {
+		cleanup()
+		return []byte(query), func() {}, nil
+	}
+	loc := insertFormatRx.FindStringIndex(query)
+	return []byte(query[:loc[0]] + " FROM INFILE " + chdb.QuoteString(f.Name()) + query[loc[0]:]), cleanup, nil
 }
+
+var spoolBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 func normalize(q []byte) string {
 	if len(q) > 200 {
@@ -428,60 +448,85 @@ func blockCompress(data []byte, method string) ([]byte, error) {
 	return out, nil
 }
 
-// readBody reads the request body, undoing Content-Encoding and, with
-// decompress=1, ClickHouse's block compression.
-func readBody(r *http.Request, decompress bool) ([]byte, error) {
+// bodyReader returns the request body with Content-Encoding and, with
+// decompress=1, ClickHouse's block compression undone, and a function that
+// releases the decoders. Read errors go through bodyError.
+func bodyReader(r *http.Request, decompress bool) (io.Reader, func(), error) {
 	if r.Body == nil {
-		return nil, nil
+		return bytes.NewReader(nil), func() {}, nil
 	}
 	var rd io.Reader = http.MaxBytesReader(nil, r.Body, maxBodyLen)
-	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	switch enc {
+	var closers []io.Closer
+	release := func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}
+	switch enc := contentEncoding(r); enc {
 	case "", "identity", "none":
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
-			return nil, cannotDecompress(enc, err)
+			return nil, release, cannotDecompress(enc, err)
 		}
-		defer zr.Close()
+		closers = append(closers, zr)
 		rd = zr
 	case "deflate":
 		zr, err := zlib.NewReader(rd)
 		if err != nil {
-			return nil, cannotDecompress(enc, err)
+			return nil, release, cannotDecompress(enc, err)
 		}
-		defer zr.Close()
+		closers = append(closers, zr)
 		rd = zr
 	case "br":
 		rd = brotli.NewReader(rd)
 	case "zstd":
 		zr, err := zstd.NewReader(rd)
 		if err != nil {
-			return nil, cannotDecompress(enc, err)
+			return nil, release, cannotDecompress(enc, err)
 		}
-		defer zr.Close()
+		closers = append(closers, zr.IOReadCloser())
 		rd = zr
 	case "lz4":
 		rd = lz4.NewReader(rd)
 	default:
-		return nil, &chdb.Error{Code: 48, Name: "NOT_IMPLEMENTED", Message: fmt.Sprintf("Unknown Content-Encoding: %s", enc)}
+		return nil, release, &chdb.Error{Code: 48, Name: "NOT_IMPLEMENTED", Message: fmt.Sprintf("Unknown Content-Encoding: %s", enc)}
 	}
 	if decompress {
 		rd = chcompress.NewReader(rd)
 	}
+	return rd, release, nil
+}
+
+func contentEncoding(r *http.Request) string {
+	return strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+}
+
+// bodyError is the engine's answer to an error reading the body.
+func bodyError(r *http.Request, decompress bool, err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &chdb.Error{Code: 202, Name: "TOO_LARGE_REQUEST", Message: "Request body too large"}
+	}
+	if enc := contentEncoding(r); (enc != "" && enc != "identity" && enc != "none") || decompress {
+		return cannotDecompress(enc, err)
+	}
+	return &chdb.Error{Code: 210, Name: "NETWORK_ERROR", Message: "Cannot read request body: " + err.Error()}
+}
+
+// readBody reads the whole request body, decoded (bodyReader).
+func readBody(r *http.Request, decompress bool) ([]byte, error) {
+	rd, release, err := bodyReader(r, decompress)
+	defer release()
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
-	if r.ContentLength > 0 && enc == "" && !decompress {
+	if enc := contentEncoding(r); r.ContentLength > 0 && (enc == "" || enc == "identity" || enc == "none") && !decompress {
 		buf.Grow(int(r.ContentLength))
 	}
 	if _, err := buf.ReadFrom(rd); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &chdb.Error{Code: 202, Name: "TOO_LARGE_REQUEST", Message: "Request body too large"}
-		}
-		if enc != "" || decompress {
-			return nil, cannotDecompress(enc, err)
-		}
-		return nil, &chdb.Error{Code: 210, Name: "NETWORK_ERROR", Message: "Cannot read request body: " + err.Error()}
+		return nil, bodyError(r, decompress, err)
 	}
 	return buf.Bytes(), nil
 }

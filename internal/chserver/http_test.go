@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -110,6 +112,24 @@ func TestPlainHTTP(t *testing.T) {
 	// Bad data: a parse error with its code, nothing inserted.
 	if a := do(t, "POST", ins, strings.NewReader("x\tbad\n"), nil); a.status != 400 || a.header.Get("X-ClickHouse-Exception-Code") == "" {
 		t.Fatalf("bad data: %d %v %q", a.status, a.header, a.body)
+	}
+	// The data of INSERT ... FORMAT X is spooled to a file: a body that
+	// does not decode is the engine's decompression error, an empty one is
+	// NO_DATA_TO_INSERT, and no spool file outlives its request.
+	var cut bytes.Buffer // a gzip stream cut in the middle: fails while spooling
+	zw = gzip.NewWriter(&cut)
+	io.WriteString(zw, strings.Repeat("5\tfive\n", 1000))
+	zw.Close()
+	for name, bad := range map[string][]byte{"not gzip": []byte("not gzip"), "cut gzip": cut.Bytes()[:cut.Len()/2]} {
+		if a := do(t, "POST", ins, bytes.NewReader(bad), map[string]string{"Content-Encoding": "gzip"}); a.header.Get("X-ClickHouse-Exception-Code") != "271" {
+			t.Fatalf("%s insert: %d %v %q", name, a.status, a.header, a.body)
+		}
+	}
+	if a := do(t, "POST", ins, strings.NewReader(""), nil); a.header.Get("X-ClickHouse-Exception-Code") != "108" {
+		t.Fatalf("empty insert: %d %q, want NO_DATA_TO_INSERT as ClickHouse answers", a.status, a.body)
+	}
+	if left, _ := filepath.Glob(filepath.Join(os.TempDir(), "chserver-insert-*")); len(left) > 0 {
+		t.Fatalf("spool files left behind: %v", left)
 	}
 	// Settings and query parameters from the URL, for one request only.
 	a = do(t, "GET", base+"/?max_threads=3&param_n=7&query="+url.QueryEscape("SELECT getSetting('max_threads'), {n:UInt8} * 2"), nil, nil)
