@@ -129,8 +129,8 @@ func TestPublishKeysHeadersAndPartitions(t *testing.T) {
 		}
 		partOf[string(m.Key)] = m.Partition
 	}
-	if got := obs.Value(m.KafkaMessages.WithLabelValues(DefaultPunchesTopic)); got != 1000 {
-		t.Fatalf("messages metric %v", got)
+	if got, rej := obs.Value(m.KafkaMessages.WithLabelValues(DefaultPunchesTopic)), obs.Value(m.KafkaMessages.WithLabelValues(DefaultRejectsTopic)); got != 1000 || rej != 20 {
+		t.Fatalf("messages metric: %v punches, %v rejects; want 1000 and 20", got, rej)
 	}
 	// File records go to the files topic keyed by sha256.
 	if err := p.PublishFile(ctx, attendance.FileRecord{Path: "/d/drop.csv", SHA256: "abc123", State: attendance.FileDone, Punches: 1000}); err != nil {
