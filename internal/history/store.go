@@ -111,25 +111,62 @@ func (s *Store) InsertPunches(ctx context.Context, token string, ps []attendance
 // punchColumns are punches as the columns of the punches table (punchCols
 // order), built one punch at a time.
 type punchColumns struct {
-	id, vendor, layout, site, emp, name, cm, ch, mode, rawMode, dev, file []string
-	at                                                                    []time.Time
-	ok                                                                    []bool
-	line                                                                  []uint32
+	id, emp, name, cm, ch, rawMode, file []string
+	vendor, layout, site, mode, dev      lowCard
+	at                                   []time.Time
+	ok                                   []bool
+	line                                 []uint32
+}
+
+// lowCard is a LowCardinality(String) column in the form clickhouse-go takes
+// without an allocation per row: its LowCardinality Append walks any slice
+// by reflection and boxes every string into an interface (five columns, 50
+// million small allocations in a 10 M backfill); the values of a []any are
+// boxed already, and each distinct value is boxed once here.
+type lowCard struct {
+	vals  []any
+	boxed map[string]any
+	last  string
+	lastB any
+}
+
+func (c *lowCard) add(s string) {
+	if c.lastB == nil || s != c.last {
+		b, ok := c.boxed[s]
+		if !ok {
+			if c.boxed == nil {
+				c.boxed = map[string]any{}
+			}
+			b = s
+			c.boxed[s] = b
+		}
+		c.last, c.lastB = s, b
+	}
+	c.vals = append(c.vals, c.lastB)
 }
 
 func (c *punchColumns) len() int { return len(c.id) }
 
 func (c *punchColumns) grow(n int) {
-	for _, col := range []*[]string{&c.id, &c.vendor, &c.layout, &c.site, &c.emp, &c.name, &c.cm, &c.ch, &c.mode, &c.rawMode, &c.dev, &c.file} {
+	for _, col := range []*[]string{&c.id, &c.emp, &c.name, &c.cm, &c.ch, &c.rawMode, &c.file} {
 		*col = slices.Grow(*col, n)
+	}
+	for _, col := range []*lowCard{&c.vendor, &c.layout, &c.site, &c.mode, &c.dev} {
+		col.vals = slices.Grow(col.vals, n)
 	}
 	c.at, c.ok, c.line = slices.Grow(c.at, n), slices.Grow(c.ok, n), slices.Grow(c.line, n)
 }
 
 func (c *punchColumns) add(p *attendance.Punch) {
-	c.id, c.vendor, c.layout, c.site = append(c.id, p.EventID), append(c.vendor, p.Vendor), append(c.layout, p.Layout), append(c.site, p.Site)
+	c.id = append(c.id, p.EventID)
+	c.vendor.add(p.Vendor)
+	c.layout.add(p.Layout)
+	c.site.add(p.Site)
 	c.at, c.emp, c.name, c.cm, c.ch = append(c.at, p.OccurredAt), append(c.emp, p.EmployeeNo), append(c.name, p.Name), append(c.cm, p.CardMasked), append(c.ch, p.CardHash)
-	c.mode, c.rawMode, c.dev, c.ok, c.file = append(c.mode, string(p.Mode)), append(c.rawMode, p.RawMode), append(c.dev, p.Device), append(c.ok, p.AuthOK), append(c.file, p.SourceFile)
+	c.mode.add(string(p.Mode))
+	c.rawMode = append(c.rawMode, p.RawMode)
+	c.dev.add(p.Device)
+	c.ok, c.file = append(c.ok, p.AuthOK), append(c.file, p.SourceFile)
 	c.line = append(c.line, clampU32(p.SourceLine))
 }
 
@@ -137,7 +174,7 @@ func (s *Store) insertPunchColumns(ctx context.Context, token string, c *punchCo
 	if c.len() == 0 {
 		return nil
 	}
-	return s.send(ctx, "punches", punchCols, token, columns{c.id, c.vendor, c.layout, c.site, c.at, c.emp, c.name, c.cm, c.ch, c.mode, c.rawMode, c.dev, c.ok, c.file, c.line})
+	return s.send(ctx, "punches", punchCols, token, columns{c.id, c.vendor.vals, c.layout.vals, c.site.vals, c.at, c.emp, c.name, c.cm, c.ch, c.mode.vals, c.rawMode, c.dev.vals, c.ok, c.file, c.line})
 }
 
 // InsertRejects inserts rs as one block deduplicated by token.

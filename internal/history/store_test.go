@@ -166,3 +166,23 @@ func TestInsertBinaryNewlines(t *testing.T) {
 		t.Errorf("%d of the 3 punches stored intact", n)
 	}
 }
+
+// A lowCard column holds the strings added, in order, whatever the runs.
+func TestLowCardColumn(t *testing.T) {
+	in := []string{"in", "in", "out", "", "in", "pass", "pass", "", "", "out"}
+	var c lowCard
+	for _, s := range in {
+		c.add(s)
+	}
+	if len(c.vals) != len(in) {
+		t.Fatalf("%d values, want %d", len(c.vals), len(in))
+	}
+	for i, v := range c.vals {
+		if s, ok := v.(string); !ok || s != in[i] {
+			t.Errorf("value %d = %#v, want %q", i, v, in[i])
+		}
+	}
+	if len(c.boxed) != 4 {
+		t.Errorf("%d distinct values boxed, want 4", len(c.boxed))
+	}
+}
