@@ -12,6 +12,39 @@ import (
 	"github.com/segmentio/kafka-go/compress/zstd"
 )
 
+// roundTrip compresses in with codec, written in pieces of at most piece
+// bytes as kafka-go writes a record field by field, reads the frame back
+// with kafka-go's reader and returns it.
+func roundTrip(t *testing.T, codec compress.Codec, in []byte, piece int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := codec.NewWriter(&buf)
+	for i := 0; i < len(in); i += piece {
+		if _, err := w.Write(in[i:min(i+piece, len(in))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rd := codec.NewReader(bytes.NewReader(buf.Bytes()))
+	got, err := io.ReadAll(rd)
+	rd.Close()
+	if err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("%s, %d bytes: kafka-go reader: %v, equal %v", codec.Name(), len(in), err, bytes.Equal(got, in))
+	}
+	return buf.Bytes()
+}
+
+// randomJSONish is n bytes of JSON-like text with Hangul.
+func randomJSONish(r *rand.Rand, n int) []byte {
+	in := make([]byte, n)
+	for i := range in {
+		in[i] = "{}\":,abcdef0123456789김"[r.IntN(24)]
+	}
+	return in
+}
+
 // The lz4 codec kafka-go uses is ours: its frames (256 KiB blocks, no
 // content checksum) read back with kafka-go's reader and the lz4 library's,
 // for empty, small and multi-block inputs, and the writers are reusable.
@@ -22,27 +55,10 @@ func TestLz4Codec(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, n := range []int{0, 1, 100, 300 << 10, 1 << 20, 3<<20 + 17} {
-		for round := range 2 {
-			in := make([]byte, n)
-			for i := range in {
-				in[i] = "{}\":,abcdef0123456789김"[r.IntN(24)]
-			}
-			var buf bytes.Buffer
-			w := codec.NewWriter(&buf)
-			if _, err := w.Write(in); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			frame := buf.Bytes()
-			rd := codec.NewReader(bytes.NewReader(frame))
-			got, err := io.ReadAll(rd)
-			rd.Close()
-			if err != nil || !bytes.Equal(got, in) {
-				t.Fatalf("%d bytes (round %d): kafka-go reader: %v, equal %v", n, round, err, bytes.Equal(got, in))
-			}
-			got, err = io.ReadAll(lz4.NewReader(bytes.NewReader(frame)))
+		for range 2 {
+			in := randomJSONish(r, n)
+			frame := roundTrip(t, codec, in, max(n, 1))
+			got, err := io.ReadAll(lz4.NewReader(bytes.NewReader(frame)))
 			if err != nil || !bytes.Equal(got, in) {
 				t.Fatalf("%d bytes: lz4 reader: %v", n, err)
 			}
@@ -55,7 +71,7 @@ func TestLz4Codec(t *testing.T) {
 }
 
 // Snappy, when configured, is kafka-go's codec at its fastest level: xerial
-// frames that kafka-go's reader and the snappy library read back.
+// frames that kafka-go's reader reads back.
 func TestSnappyCodec(t *testing.T) {
 	codec, ok := compress.Snappy.Codec().(*snappy.Codec)
 	if !ok || codec.Compression != snappy.FasterCompression || codec.Framing != snappy.Framed {
@@ -63,28 +79,9 @@ func TestSnappyCodec(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, n := range []int{0, 1, 100, 40 << 10, 1<<20 + 3} {
-		in := make([]byte, n)
-		for i := range in {
-			in[i] = "{}\":,abcdef0123456789김"[r.IntN(24)]
-		}
-		var buf bytes.Buffer
-		w := codec.NewWriter(&buf)
-		for i := 0; i < n; i += 300 { // kafka-go writes a record field by field
-			if _, err := w.Write(in[i:min(i+300, n)]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		rd := codec.NewReader(bytes.NewReader(buf.Bytes()))
-		got, err := io.ReadAll(rd)
-		rd.Close()
-		if err != nil || !bytes.Equal(got, in) {
-			t.Fatalf("%d bytes: kafka-go reader: %v, equal %v", n, err, bytes.Equal(got, in))
-		}
-		if n > 0 && !bytes.HasPrefix(buf.Bytes(), []byte("\x82SNAPPY\x00")) {
-			t.Fatalf("%d bytes: frame starts % x, want the xerial header", n, buf.Bytes()[:min(buf.Len(), 8)])
+		frame := roundTrip(t, codec, randomJSONish(r, n), 300)
+		if n > 0 && !bytes.HasPrefix(frame, []byte("\x82SNAPPY\x00")) {
+			t.Fatalf("%d bytes: frame starts % x, want the xerial header", n, frame[:min(len(frame), 8)])
 		}
 	}
 }
@@ -96,19 +93,5 @@ func TestZstdCodec(t *testing.T) {
 	if !ok || codec.Level != 1 {
 		t.Fatalf("kafka-go's zstd codec is %#v, want level 1", compress.Zstd.Codec())
 	}
-	in := bytes.Repeat([]byte(`{"event_id":"0123abcd","site":"hq","name":"김민수"}`), 5000)
-	var buf bytes.Buffer
-	w := codec.NewWriter(&buf)
-	if _, err := w.Write(in); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rd := codec.NewReader(bytes.NewReader(buf.Bytes()))
-	got, err := io.ReadAll(rd)
-	rd.Close()
-	if err != nil || !bytes.Equal(got, in) {
-		t.Fatalf("round trip: %v, equal %v", err, bytes.Equal(got, in))
-	}
+	roundTrip(t, codec, bytes.Repeat([]byte(`{"event_id":"0123abcd","site":"hq","name":"김민수"}`), 5000), 300)
 }
