@@ -93,43 +93,9 @@ func (c *refCSVRows[T]) startGocsv(header []string) error {
 	}
 	slices.Sort(c.proj)
 	c.proj = slices.Compact(c.proj)
-	c.gbuf = &replayFeed{}
-	c.gbuf.set(header, c.proj)
-	c.gcr = newCSVReader(c.gbuf)
-	um, err := gocsv.NewUnmarshaller(c.gcr, new(T))
-	if err != nil {
-		return fmt.Errorf("gocsv: %w", err)
-	}
-	if err := um.RenormalizeHeaders(c.normalizeHeader); err != nil {
-		return fmt.Errorf("gocsv: %w", err)
-	}
-	// gocsv's own view must agree: the same header, every required column
-	// bound to a field.
-	if len(um.Headers) != len(c.proj) {
-		return fmt.Errorf("gocsv read %d header fields, want %d", len(um.Headers), len(c.proj))
-	}
-	for _, col := range c.cols {
-		if slices.Contains(um.MismatchedStructFields, col) {
-			return fmt.Errorf("gocsv did not bind column %s", col)
-		}
-	}
-	c.um = um
-	return nil
-}
-
-// normalizeHeader is this Unmarshaller's header normalizer (the per-call
-// counterpart of the global gocsv.SetHeaderNormalizer). It maps each header
-// cell gocsv read to the tag it binds, by bindHeader's rule (case-insensitive,
-// spaces and BOM ignored, first duplicate wins), and every other cell to "",
-// which matches no gocsv key: gocsv then fills exactly the columns bindHeader
-// found, never an untagged field that happens to share a column's name.
-func (c *refCSVRows[T]) normalizeHeader(headers []string) []string {
-	out := make([]string, len(headers))
-	binds, _ := bindHeader(headers, c.cols)
-	for _, b := range binds {
-		out[b.col] = b.name
-	}
-	return out
+	var err error
+	c.gbuf, c.gcr, c.um, err = newGocsv[T](header, c.proj, c.cols)
+	return err
 }
 
 // Next advances to the next non-blank row; false at the end or on a read error (see Err).

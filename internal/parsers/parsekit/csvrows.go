@@ -187,43 +187,49 @@ func (c *CSVRows[T]) startGocsv(header []string) error {
 	c.proj = slices.Compact(c.proj)
 	c.spans = make([]csvSpan, c.checked[len(c.checked)-1]+1)
 	c.offs = make([]int32, 0, c.width)
-	c.gbuf = &replayFeed{}
-	c.gbuf.set(header, c.proj)
-	c.gcr = newCSVReader(c.gbuf)
-	um, err := gocsv.NewUnmarshaller(c.gcr, new(T))
+	var err error
+	c.gbuf, c.gcr, c.um, err = newGocsv[T](header, c.proj, c.mapped)
+	return err
+}
+
+// newGocsv builds a gocsv Unmarshaller for T over header, given only the
+// columns proj (ascending) through a replay feed that the caller fills with
+// one record per row; cols are the tags bound. Its header normalizer is its
+// own (not the global gocsv.SetHeaderNormalizer): each header cell maps to
+// the tag it binds by bindHeader's rule (case-insensitive, spaces and BOM
+// ignored, first duplicate wins), every other cell to "", which matches no
+// gocsv key, so gocsv fills exactly the columns bindHeader found and never
+// an untagged field that happens to share a column's name.
+func newGocsv[T any](header []string, proj []int, cols []string) (*replayFeed, *csv.Reader, *gocsv.Unmarshaller, error) {
+	feed := &replayFeed{}
+	feed.set(header, proj)
+	cr := newCSVReader(feed)
+	um, err := gocsv.NewUnmarshaller(cr, new(T))
 	if err != nil {
-		return fmt.Errorf("gocsv: %w", err)
+		return nil, nil, nil, fmt.Errorf("gocsv: %w", err)
 	}
-	if err := um.RenormalizeHeaders(c.normalizeHeader); err != nil {
-		return fmt.Errorf("gocsv: %w", err)
+	normalize := func(headers []string) []string {
+		out := make([]string, len(headers))
+		binds, _ := bindHeader(headers, cols)
+		for _, b := range binds {
+			out[b.col] = b.name
+		}
+		return out
+	}
+	if err := um.RenormalizeHeaders(normalize); err != nil {
+		return nil, nil, nil, fmt.Errorf("gocsv: %w", err)
 	}
 	// gocsv's own view must agree: the same header, every required column
 	// bound to a field.
-	if len(um.Headers) != len(c.proj) {
-		return fmt.Errorf("gocsv read %d header fields, want %d", len(um.Headers), len(c.proj))
+	if len(um.Headers) != len(proj) {
+		return nil, nil, nil, fmt.Errorf("gocsv read %d header fields, want %d", len(um.Headers), len(proj))
 	}
-	for _, col := range c.mapped {
+	for _, col := range cols {
 		if slices.Contains(um.MismatchedStructFields, col) {
-			return fmt.Errorf("gocsv did not bind column %s", col)
+			return nil, nil, nil, fmt.Errorf("gocsv did not bind column %s", col)
 		}
 	}
-	c.um = um
-	return nil
-}
-
-// normalizeHeader is this Unmarshaller's header normalizer (the per-call
-// counterpart of the global gocsv.SetHeaderNormalizer). It maps each header
-// cell gocsv read to the tag it binds, by bindHeader's rule (case-insensitive,
-// spaces and BOM ignored, first duplicate wins), and every other cell to "",
-// which matches no gocsv key: gocsv then fills exactly the columns bindHeader
-// found, never an untagged field that happens to share a column's name.
-func (c *CSVRows[T]) normalizeHeader(headers []string) []string {
-	out := make([]string, len(headers))
-	binds, _ := bindHeader(headers, c.mapped)
-	for _, b := range binds {
-		out[b.col] = b.name
-	}
-	return out
+	return feed, cr, um, nil
 }
 
 func bindHeader(rec, cols []string) (binds []csvBind, missing []string) {
