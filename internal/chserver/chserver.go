@@ -202,11 +202,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	query := params.Get("query")
 	decompress := params.Get("decompress") == "1"
 	var body, full []byte
-	if q := strings.TrimRight(query, " \t\r\n"); insertRx.MatchString(q) && insertFormatRx.MatchString(q) {
+	q := strings.TrimRight(query, " \t\r\n")
+	if clause := insertFormatRx.FindStringIndex(q); clause != nil && insertRx.MatchString(q) {
 		// INSERT ... FORMAT X in the URL, the data as the body (what
 		// clickhouse-go sends): the data goes straight to the file the
 		// engine reads (spoolInsert), never whole in memory.
-		stmt, cleanup, err := spoolInsert(r, decompress, q)
+		stmt, cleanup, err := spoolInsert(r, decompress, q, clause[0])
 		if err != nil {
 			h.fail(w, r, 0, err)
 			return
@@ -235,7 +236,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case full != nil: // spooled
 	case query != "":
-		q := strings.TrimRight(query, " \t\r\n")
 		full = make([]byte, 0, len(q)+1+len(body))
 		full = append(full, q...)
 		if len(body) > 0 {
@@ -310,12 +310,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var insertFormatRx = regexp.MustCompile(`(?is)\s+FORMAT\s+[A-Za-z0-9_]+\s*;?\s*$`)
 
 // spoolInsert copies the decoded request body into a temporary file and
-// returns query (an INSERT ending in FORMAT X) rewritten to read it, INSERT
+// returns query (an INSERT whose FORMAT clause starts at format) rewritten
+// to read it, INSERT
 // INTO t (cols) [SETTINGS ...] FROM INFILE 'f' FORMAT X, and the file's
 // removal. Data inline after the query would be cut by the engine at a blank
 // line (bytes 0a 0a, common in binary formats: "Cannot read all data"). An
 // empty body leaves the query as it is, without a file.
-func spoolInsert(r *http.Request, decompress bool, query string) ([]byte, func(), error) {
+func spoolInsert(r *http.Request, decompress bool, query string, format int) ([]byte, func(), error) {
 	rd, release, err := bodyReader(r, decompress)
 	defer release()
 	if err != nil {
@@ -345,8 +346,7 @@ func spoolInsert(r *http.Request, decompress bool, query string) ([]byte, func()
 		cleanup()
 		return []byte(query), func() {}, nil
 	}
-	loc := insertFormatRx.FindStringIndex(query)
-	return []byte(query[:loc[0]] + " FROM INFILE " + chdb.QuoteString(f.Name()) + query[loc[0]:]), cleanup, nil
+	return []byte(query[:format] + " FROM INFILE " + chdb.QuoteString(f.Name()) + query[format:]), cleanup, nil
 }
 
 var spoolBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
@@ -463,7 +463,7 @@ func bodyReader(r *http.Request, decompress bool) (io.Reader, func(), error) {
 		}
 	}
 	switch enc := contentEncoding(r); enc {
-	case "", "identity", "none":
+	case "":
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
@@ -498,8 +498,15 @@ func bodyReader(r *http.Request, decompress bool) (io.Reader, func(), error) {
 	return rd, release, nil
 }
 
+// contentEncoding is the request's Content-Encoding, lower case; "" for
+// none (also when it says identity or none).
 func contentEncoding(r *http.Request) string {
-	return strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "identity", "none":
+		return ""
+	default:
+		return enc
+	}
 }
 
 // bodyError is the engine's answer to an error reading the body.
@@ -508,7 +515,7 @@ func bodyError(r *http.Request, decompress bool, err error) error {
 	if errors.As(err, &mbe) {
 		return &chdb.Error{Code: 202, Name: "TOO_LARGE_REQUEST", Message: "Request body too large"}
 	}
-	if enc := contentEncoding(r); (enc != "" && enc != "identity" && enc != "none") || decompress {
+	if enc := contentEncoding(r); enc != "" || decompress {
 		return cannotDecompress(enc, err)
 	}
 	return &chdb.Error{Code: 210, Name: "NETWORK_ERROR", Message: "Cannot read request body: " + err.Error()}
@@ -522,7 +529,7 @@ func readBody(r *http.Request, decompress bool) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if enc := contentEncoding(r); r.ContentLength > 0 && (enc == "" || enc == "identity" || enc == "none") && !decompress {
+	if r.ContentLength > 0 && contentEncoding(r) == "" && !decompress {
 		buf.Grow(int(r.ContentLength))
 	}
 	if _, err := buf.ReadFrom(rd); err != nil {
