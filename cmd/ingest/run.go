@@ -41,8 +41,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	level, _ := obs.ParseLevel(cfg.Log.Level)
 	logger := obs.NewLogger(stderr, level, "ingest")
-	budget, _ := gcbudget.Parse(cfg.MemoryLimit) // validated by LoadConfig
-	gc, restoreGC := gcbudget.Apply(budget, os.LookupEnv)
+	gc, restoreGC := gcbudget.Apply(cfg.MemoryLimit, os.LookupEnv)
 	defer restoreGC()
 	logger.Info("memory", "gc", gc)
 

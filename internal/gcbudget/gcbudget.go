@@ -65,23 +65,28 @@ func Validate(s string) error {
 	return nil
 }
 
-// Apply makes budget bytes the collector's only trigger, unless the
-// environment (lookup) sets GOGC or GOMEMLIMIT or budget is 0. It returns
-// what it did, for the start-up log, and a function that puts the previous
-// settings back (commands run in-process by tests call it on return).
-func Apply(budget int64, lookup func(string) (string, bool)) (string, func()) {
+// Apply makes limit (a size Parse reads) the collector's only trigger,
+// unless the environment (lookup) sets GOGC or GOMEMLIMIT or limit is off.
+// It returns what it did, for the start-up log, and a function that puts the
+// previous settings back (commands run in-process by tests call it on
+// return).
+func Apply(limit string, lookup func(string) (string, bool)) (string, func()) {
 	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
 		if v, ok := lookup(k); ok && v != "" {
 			return fmt.Sprintf("garbage collector from the environment (%s=%s); memory_limit not applied", k, v), func() {}
 		}
 	}
-	if budget <= 0 {
+	budget, err := Parse(limit)
+	if err != nil {
+		return fmt.Sprintf("garbage collector at Go's defaults (memory_limit: %v)", err), func() {}
+	}
+	if budget == 0 {
 		return "garbage collector at Go's defaults (memory_limit off)", func() {}
 	}
-	limit := debug.SetMemoryLimit(budget)
-	pct := debug.SetGCPercent(-1)
+	prevLimit := debug.SetMemoryLimit(budget)
+	prevPct := debug.SetGCPercent(-1)
 	return fmt.Sprintf("garbage collector runs when the heap reaches memory_limit (%d MiB)", budget>>20), func() {
-		debug.SetGCPercent(pct)
-		debug.SetMemoryLimit(limit)
+		debug.SetGCPercent(prevPct)
+		debug.SetMemoryLimit(prevLimit)
 	}
 }

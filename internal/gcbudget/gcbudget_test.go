@@ -54,7 +54,7 @@ func TestApply(t *testing.T) {
 	}
 
 	debug.SetGCPercent(70)
-	msg, undo := Apply(128<<20, env())
+	msg, undo := Apply("128MiB", env())
 	if pct, limit := debug.SetGCPercent(-1), debug.SetMemoryLimit(-1); pct != -1 || limit != 128<<20 {
 		t.Errorf("after Apply(128MiB): GOGC %d, limit %d; want off and 128 MiB (%s)", pct, limit, msg)
 	}
@@ -65,7 +65,7 @@ func TestApply(t *testing.T) {
 	restore()
 
 	for _, e := range [][]string{{"GOGC", "200"}, {"GOMEMLIMIT", "1GiB"}} {
-		msg, _ := Apply(128<<20, env(e...))
+		msg, _ := Apply("128MiB", env(e...))
 		if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); pct != 100 || limit != math.MaxInt64 {
 			t.Errorf("with %s set: GOGC %d, limit %d; want the settings untouched", e[0], pct, limit)
 		}
@@ -73,8 +73,10 @@ func TestApply(t *testing.T) {
 			t.Errorf("with %s set: message %q does not say why", e[0], msg)
 		}
 	}
-	Apply(0, env())
-	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); pct != 100 || limit != math.MaxInt64 {
-		t.Errorf("budget off: GOGC %d, limit %d; want Go's defaults", pct, limit)
+	for _, off := range []string{"off", "lots"} { // "lots" does not parse (Validate refuses it first)
+		msg, _ := Apply(off, env())
+		if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); pct != 100 || limit != math.MaxInt64 {
+			t.Errorf("memory_limit %q: GOGC %d, limit %d; want Go's defaults (%s)", off, pct, limit, msg)
+		}
 	}
 }
