@@ -131,7 +131,7 @@ sources:
 	punches := kafkatest.ReadAll(t, addr, publish.DefaultPunchesTopic)
 	got := map[string]int{}
 	for _, m := range punches {
-		got[kafkatest.Header(m, "event_id")]++
+		got[kafkatest.EventID(m)]++
 	}
 	if d := diffIDs(got, tr.events); d != "" {
 		t.Fatalf("punches topic after %d kills: %s", kills, d)

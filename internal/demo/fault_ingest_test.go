@@ -196,7 +196,7 @@ sources:
 	}
 	got := map[string]int{}
 	for _, m := range punches {
-		id := kafkatest.Header(m, "event_id")
+		id := kafkatest.EventID(m)
 		got[id]++
 		if w, ok := want.events[id]; ok && got[id] == 1 {
 			if d := punchDiff(m, w); d != "" {

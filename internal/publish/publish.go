@@ -450,7 +450,7 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 
 // FileMeta describes the file a FileWriter publishes.
 type FileMeta struct {
-	SourceFile string // source_file header (the name events carry)
+	SourceFile string // the name events carry
 	SHA256     string
 	Site       string
 }
@@ -473,7 +473,6 @@ type FileWriter struct {
 	nPunch  int // buffered
 	nReject int
 
-	hdr   headerCache
 	arena arena
 	queue chan chunk    // to the sender; nil when no sender runs
 	done  chan struct{} // closed when the sender has drained queue
@@ -484,31 +483,14 @@ type FileWriter struct {
 	ackRej   int
 }
 
-// headerCache keeps the bytes of header values that repeat for a whole file.
-type headerCache struct {
-	s [3]string
-	b [3][]byte
-}
-
-func (c *headerCache) get(i int, v string) []byte {
-	if c.b[i] == nil || c.s[i] != v {
-		c.s[i], c.b[i] = v, []byte(v)
-	}
-	return c.b[i]
-}
-
-// arena hands out the bytes and headers of punch messages in blocks, a few
+// arena hands out the keys and values of punch messages in blocks, a few
 // allocations per hundred messages instead of two per message. What it
 // handed out is never written again (a full block is replaced, not reused),
 // so a message stays valid for as long as kafka-go holds it.
-type arena struct {
-	bytes []byte
-	hdrs  []kafka.Header
-}
+type arena struct{ bytes []byte }
 
 const (
 	arenaBytes   = 64 << 10
-	arenaHeaders = 4 * 256
 	maxPunchSize = 2 << 10 // room kept for one message; a longer one still fits (append grows)
 )
 
@@ -527,16 +509,6 @@ func (a *arena) used(b []byte) {
 	}
 }
 
-// headers returns four headers.
-func (a *arena) headers() []kafka.Header {
-	if cap(a.hdrs)-len(a.hdrs) < 4 {
-		a.hdrs = make([]kafka.Header, 0, arenaHeaders)
-	}
-	n := len(a.hdrs)
-	a.hdrs = a.hdrs[:n+4]
-	return a.hdrs[n : n+4 : n+4]
-}
-
 type chunk struct {
 	msgs             []kafka.Message
 	punches, rejects int
@@ -547,27 +519,24 @@ func (p *Publisher) File(ctx context.Context, meta FileMeta) *FileWriter {
 	return &FileWriter{p: p, ctx: ctx, meta: meta, buf: p.chunk()}
 }
 
-// Punch queues a punch (key = PartitionKey, value = JSON) and hands a full chunk to the sender.
+// Punch queues a punch (key = PartitionKey, value = JSON, no headers) and
+// hands a full chunk to the sender.
+//
+// Punch messages carry no headers: the value holds every field (event_id,
+// source_file, layout), and kafka-go's reader decodes each header of each
+// message into two fresh allocations, which with the four headers punches
+// once had was a tenth of the pusher's CPU in the backfill
+// (docs/benchmarks.md). The file's SHA-256 is on its files-topic record.
 func (w *FileWriter) Punch(pu attendance.Punch) error {
-	// Key, event_id header and value are carved from the arena; file-wide
-	// header values are shared by every message (kafka-go only reads them).
 	b := w.arena.buf()
 	b = appendPartitionKey(b, &pu)
 	k := len(b)
-	b = append(b, pu.EventID...)
-	e := len(b)
 	b = appendPunch(b, &pu)
 	w.arena.used(b)
-	h := w.arena.headers()
-	h[0] = kafka.Header{Key: "source_file", Value: w.hdr.get(0, pu.SourceFile)}
-	h[1] = kafka.Header{Key: "sha256", Value: w.hdr.get(1, w.meta.SHA256)}
-	h[2] = kafka.Header{Key: "layout", Value: w.hdr.get(2, pu.Layout)}
-	h[3] = kafka.Header{Key: "event_id", Value: b[k:e:e]}
 	w.buf = append(w.buf, kafka.Message{
-		Topic:   w.p.cfg.Topics.Punches,
-		Key:     b[:k:k],
-		Value:   b[e:len(b):len(b)],
-		Headers: h,
+		Topic: w.p.cfg.Topics.Punches,
+		Key:   b[:k:k],
+		Value: b[k:len(b):len(b)],
 	})
 	w.nPunch++
 	return w.maybeSend()

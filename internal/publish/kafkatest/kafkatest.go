@@ -8,6 +8,7 @@ package kafkatest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -219,6 +220,18 @@ func ReadTopic(ctx context.Context, addr, topic string) ([]kafka.Message, error)
 		r.Close()
 	}
 	return out, nil
+}
+
+// EventID returns the event_id of a punch or unmatched message's JSON value
+// ("" when the value has none).
+func EventID(m kafka.Message) string {
+	var v struct {
+		EventID string `json:"event_id"`
+	}
+	if json.Unmarshal(m.Value, &v) != nil {
+		return ""
+	}
+	return v.EventID
 }
 
 // Header returns a message header's value.
