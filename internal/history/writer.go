@@ -40,7 +40,9 @@ type WriterConfig struct {
 	// A topic's batch (all its partitions) is inserted when it holds
 	// BatchRows messages or BatchBytes of message keys and values, or when
 	// its first message is BatchInterval old (defaults 50,000, 32 MiB and
-	// 5 s); one insert runs while the next batch fills, so the writer holds
+	// 5 s), or as soon as the writer has caught up with the topics (its
+	// fetches returned nothing for two fetch waits, 1 s with the default
+	// interval); one insert runs while the next batch fills, so the writer holds
 	// at most about two batches (decoded punches take about as much memory
 	// as their messages, plus the driver's copy of the batch being inserted).
 	BatchRows     int           `yaml:"batch_rows"`
@@ -303,10 +305,14 @@ func (w *Writer) Run(ctx context.Context) error {
 	msgs, fetchErr := r.Messages(), r.Errors()
 
 	pending := map[string]*batch{}
-	tickEvery := c.BatchInterval / 4
-	if tickEvery < 5*time.Millisecond {
-		tickEvery = 5 * time.Millisecond
-	}
+	// A partial batch waits for BatchInterval only while messages keep
+	// coming. Once the fetches have returned nothing for two fetch waits,
+	// the writer has caught up with the topics and waiting longer would only
+	// delay the rows (at the end of a backfill, the last batch waited out
+	// the whole interval).
+	idle := 2 * maxWait
+	lastMsg := time.Now()
+	tickEvery := max(min(c.BatchInterval/4, idle/2), 5*time.Millisecond)
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 
@@ -356,8 +362,9 @@ func (w *Writer) Run(ctx context.Context) error {
 	}
 	flushAll := func(onlyDue bool) error {
 		now := time.Now()
+		caughtUp := now.Sub(lastMsg) >= idle
 		for _, b := range pending {
-			if onlyDue && now.Sub(b.started) < c.BatchInterval {
+			if onlyDue && !caughtUp && now.Sub(b.started) < c.BatchInterval {
 				continue
 			}
 			if err := flush(b); err != nil {
@@ -397,6 +404,7 @@ func (w *Writer) Run(ctx context.Context) error {
 					break more
 				}
 			}
+			lastMsg = time.Now()
 		case err := <-busyErr:
 			if err := settle(err); err != nil {
 				return err

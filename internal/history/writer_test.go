@@ -13,6 +13,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/attendance-pipeline/attnd/internal/attendance"
 	"github.com/attendance-pipeline/attnd/internal/consume"
 	"github.com/attendance-pipeline/attnd/internal/publish/kafkatest"
 )
@@ -207,5 +208,71 @@ func TestBatchToken(t *testing.T) {
 	}
 	if len(b.lasts()) != 4 {
 		t.Fatalf("lasts %v", b.lasts())
+	}
+}
+
+// TestWriterFlushesWhenCaughtUp: a partial batch is inserted once the writer
+// has read everything there is, not when its batch interval (here an hour)
+// runs out, and so is the next one.
+func TestWriterFlushesWhenCaughtUp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, conn, st := openTest(t)
+	_, addr := kafkatest.Fake(t, 1, 3, []string{TopicPunches, TopicRejects, TopicUnmatched, TopicFiles})
+	ps := testPunches("hq", time.Date(2026, 3, 2, 8, 0, 0, 0, seoul), 300)
+	kw := &kafka.Writer{Addr: kafka.TCP(addr), Topic: TopicPunches, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer kw.Close()
+	publish := func(ps []attendance.Punch) {
+		t.Helper()
+		var msgs []kafka.Message
+		for i := range ps {
+			b, err := json.Marshal(ps[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, kafka.Message{Key: []byte(ps[i].PartitionKey()), Value: b})
+		}
+		if err := kw.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(ps[:200])
+	w, err := NewWriter(st, WriterConfig{Brokers: []string{addr}, GroupID: "hist-" + cfg.Database, BatchInterval: time.Hour},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(rctx) }()
+	tbl := cfg.Database + ".punches"
+	for n := uint64(0); n < 200; n = count(t, conn, "SELECT count() FROM "+tbl) {
+		select {
+		case err := <-done:
+			t.Fatalf("writer stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("%d of 200 rows stored while caught up; the partial batch was not inserted", n)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if s := w.Stats(); s.Batches != 1 || s.Rows != 200 {
+		t.Fatalf("stats %+v: want the 200 rows in one batch", s)
+	}
+	publish(ps[200:])
+	for w.Stats().Rows < 300 {
+		select {
+		case err := <-done:
+			t.Fatalf("writer stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("%d of 300 rows stored", w.Stats().Rows)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, conn, "SELECT count() FROM "+tbl+" FINAL"); n != 300 {
+		t.Fatalf("%d rows, want 300", n)
 	}
 }
