@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -94,4 +95,46 @@ func TestZstdCodec(t *testing.T) {
 		t.Fatalf("kafka-go's zstd codec is %#v, want level 1", compress.Zstd.Codec())
 	}
 	roundTrip(t, codec, bytes.Repeat([]byte(`{"event_id":"0123abcd","site":"hq","name":"김민수"}`), 5000), 300)
+}
+
+// An incompressible block is stored as it is (the size's high bit set) and
+// reads back.
+func TestLz4CodecIncompressible(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	in := make([]byte, 300<<10+5)
+	for i := range in {
+		in[i] = byte(r.Uint32())
+	}
+	frame := roundTrip(t, compress.Lz4.Codec(), in, 1000)
+	if size := binary.LittleEndian.Uint32(frame[7:]); size != 1<<31|256<<10 {
+		t.Fatalf("first block size field %#x, want 256 KiB stored uncompressed", size)
+	}
+	if got, err := io.ReadAll(lz4.NewReader(bytes.NewReader(frame))); err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("lz4 reader: %v", err)
+	}
+}
+
+// BenchmarkLz4Writer compresses 1 MiB of punch messages, written a message
+// at a time as kafka-go writes a record batch.
+func BenchmarkLz4Writer(b *testing.B) {
+	var msgs [][]byte
+	total := 0
+	for _, p := range punches(20000) {
+		m := appendPunch(nil, &p)
+		if total += len(m); total > 1<<20 {
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	codec := compress.Lz4.Codec()
+	b.SetBytes(int64(total))
+	for b.Loop() {
+		w := codec.NewWriter(io.Discard)
+		for _, m := range msgs {
+			w.Write(m)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
