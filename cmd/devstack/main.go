@@ -33,7 +33,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "var/devstack", "where stack.json and the ClickHouse data go")
+	dir := fs.String("dir", "var/devstack", "where stack.json and the Kafka and ClickHouse data go")
 	kport := fs.Int("kafka-port", 0, "Kafka port (0: a free one)")
 	cport := fs.Int("clickhouse-port", 0, "ClickHouse HTTP port (0: a free one)")
 	dport := fs.Int("daou-port", 0, "Daou simulator port (0: a free one)")
@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer s.Close()
 	b, _ := json.Marshal(s)
 	fmt.Fprintf(stdout, "%s\n", b)
-	log.Info("devstack running; kafka keeps data in memory only (kfake has no persistence), ClickHouse data stays under --dir", "kafka", s.Kafka, "clickhouse_http", s.ClickHouseHTTP, "daou", s.Daou)
+	log.Info("devstack running; Kafka and ClickHouse data stay under --dir and survive a restart", "kafka", s.Kafka, "clickhouse_http", s.ClickHouseHTTP, "daou", s.Daou)
 	<-ctx.Done()
 	log.Info("devstack stopping")
 	return 0

@@ -4,9 +4,13 @@
 // writes their addresses to DIR/stack.json. The ingest and the pusher talk to
 // it exactly as to production servers; only addresses differ.
 //
-// Durability: ClickHouse data lives under DIR/clickhouse and survives a
-// restart; kfake keeps topics in memory only (it has no persistence), so
-// Kafka starts empty each time.
+// Durability: ClickHouse data lives under DIR/clickhouse and Kafka's under
+// DIR/kafka; both survive a restart, a kill -9 included (topics, records and
+// the consumer groups' committed offsets). Like Kafka's default, the broker
+// writes through the page cache and syncs a segment when it rolls and on
+// close, so only a power loss can take the newest records. Records are kept
+// for Kafka's default retention, seven days, checked at start and hourly;
+// the stages have consumed them long before.
 package devstack
 
 import (
@@ -34,7 +38,7 @@ var Topics = []string{"attendance.punches.v1", "attendance.rejects.v1", "attenda
 
 // Config places the stack.
 type Config struct {
-	Dir            string       // stack.json and ClickHouse data go here
+	Dir            string       // stack.json, Kafka data (kafka/) and ClickHouse data (clickhouse/) go here
 	KafkaPort      int          // 0 = a free port
 	ClickHousePort int          // 0 = a free port
 	DaouPort       int          // 0 = a free port
@@ -56,6 +60,8 @@ type Stack struct {
 	daou      *http.Server
 	dir       string
 	closed    bool
+	retention chan struct{} // closed to stop the retention loop
+	retained  chan struct{} // closed when it has stopped
 	kafkaDown atomic.Bool
 }
 
@@ -75,7 +81,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		s.Close()
 		return nil, err
 	}
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(cfg.Partitions, Topics...), kfake.AllowAutoTopicCreation()}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(cfg.Partitions, Topics...), kfake.AllowAutoTopicCreation(),
+		kfake.DataDir(filepath.Join(cfg.Dir, "kafka"))}
 	if cfg.KafkaPort != 0 {
 		opts = append(opts, kfake.Ports(cfg.KafkaPort))
 	}
@@ -84,6 +91,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return fail(fmt.Errorf("devstack: kafka: %w", err))
 	}
 	s.Kafka = s.kafka.ListenAddrs()[0]
+	s.retention, s.retained = make(chan struct{}), make(chan struct{})
+	go s.applyRetention(s.retention, s.retained)
 
 	if s.sess, err = chdb.Open(ctx, filepath.Join(cfg.Dir, "clickhouse"), cfg.Log); err != nil {
 		return fail(fmt.Errorf("devstack: clickhouse engine: %w", err))
@@ -112,6 +121,28 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return fail(fmt.Errorf("devstack: %w", err))
 	}
 	return s, nil
+}
+
+// RetentionEvery is how often the broker drops records older than the
+// retention (kfake's default, as Kafka's: seven days).
+const RetentionEvery = time.Hour
+
+// applyRetention drops expired records now and every RetentionEvery until
+// stop is closed, then closes done. kfake checks retention by itself only
+// for topics with a retention setting of their own, and the seeded topics
+// have none.
+func (s *Stack) applyRetention(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(RetentionEvery)
+	defer t.Stop()
+	for {
+		s.kafka.ApplyRetention()
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // SetClickHouseDown makes the ClickHouse front answer 503 to everything
@@ -155,6 +186,10 @@ func (s *Stack) Close() error {
 	}
 	if s.sess != nil {
 		errs = append(errs, s.sess.Close())
+	}
+	if s.retention != nil {
+		close(s.retention)
+		<-s.retained // kfake's admin calls block forever on a closed cluster
 	}
 	if s.kafka != nil {
 		s.kafka.Close()

@@ -84,3 +84,41 @@ func TestStack(t *testing.T) {
 		t.Error("stack.json must be removed on close")
 	}
 }
+
+// Records older than the retention (seven days) are dropped when the stack
+// starts; newer ones stay.
+func TestStackRetention(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const topic = "attendance.files.v1"
+	s, err := Start(ctx, Config{Dir: dir, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(s.Kafka), Topic: topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	for _, at := range []time.Time{time.Now().Add(-8 * 24 * time.Hour), time.Now().Add(-6 * 24 * time.Hour)} {
+		if err := w.WriteMessages(ctx, kafka.Message{Value: []byte(at.Format(time.DateOnly)), Time: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Start(ctx, Config{Dir: dir, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := kafka.DialLeader(ctx, "tcp", s.Kafka, topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	first, last, err := conn.ReadOffsets()
+	if err != nil || first != 1 || last != 2 {
+		t.Fatalf("offsets %d..%d (%v): want the 8-day-old record (offset 0) dropped and the 6-day-old one kept", first, last, err)
+	}
+}
