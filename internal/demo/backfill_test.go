@@ -257,7 +257,11 @@ func runBackfill(b *testing.B, root, bins, drops string, meta backfillMeta, loc 
 	defer conn.Close()
 
 	icfg := filepath.Join(dir, "ingest.yaml")
-	os.WriteFile(icfg, []byte(fmt.Sprintf(backfillIngestYAML, filepath.Join(dir, "ingest-state"), stack.Kafka,
+	compression := "lz4" // the default; ATTND_BACKFILL_COMPRESSION measures the others
+	if v := os.Getenv("ATTND_BACKFILL_COMPRESSION"); v != "" {
+		compression = v
+	}
+	os.WriteFile(icfg, []byte(fmt.Sprintf(backfillIngestYAML, filepath.Join(dir, "ingest-state"), stack.Kafka, compression,
 		filepath.Join(drops, "drops", "hq"), filepath.Join(drops, "drops", "factory"), filepath.Join(drops, "drops", "lab"))), 0o644)
 	metricsAddr := freeAddr(b)
 	pcfg := filepath.Join(dir, "pusher.yaml")
@@ -599,7 +603,7 @@ func scrape(u string, prefixes ...string) []string {
 const backfillIngestYAML = `
 state_dir: %s
 http: {listen: "off"}
-kafka: {brokers: [%q], partitions: 6}
+kafka: {brokers: [%q], partitions: 6, compression: %s}
 sites:
   hq: {tz: Asia/Seoul, card_key_env: ATTND_CARD_KEY}
   factory: {tz: Asia/Seoul, card_key_env: ATTND_CARD_KEY}
@@ -611,7 +615,7 @@ sources:
 `
 
 // The pusher of the backfill: history writer on with its defaults (batches
-// of 50,000 rows or 1 s per partition, 32 MiB in all), the pusher's defaults
+// of 50,000 rows or 32 MiB, inserted after 5 s or once caught up), the pusher's defaults
 // (5,000 punches or 200 ms), the client's rate limit towards the simulator
 // (default 5 calls/s; ATTND_BACKFILL_DAOU_RATE).
 const backfillPusherYAML = `
