@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,8 +26,11 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/attendance-pipeline/attnd/internal/attendance"
 	"github.com/attendance-pipeline/attnd/internal/daousim"
 	"github.com/attendance-pipeline/attnd/internal/devstack"
+	"github.com/attendance-pipeline/attnd/internal/parsers"
+	"github.com/attendance-pipeline/attnd/internal/parsers/parsekit"
 	"github.com/attendance-pipeline/attnd/internal/publish/kafkatest"
 	"github.com/attendance-pipeline/attnd/internal/sample"
 )
@@ -106,6 +110,12 @@ func BenchmarkBackfill(b *testing.B) {
 	b.Setenv("ATTND_CARD_KEY", cardKey)
 	b.Setenv("DAOU_DEMO_SECRET", clientSecret)
 
+	// The host's speed varies by 10-20% from hour to hour (other tenants of
+	// the machine): a fixed single-core task measured just before the runs
+	// lets runs taken at different times be compared.
+	calib := calibrate(b, drops)
+	b.Logf("calibration: one core parses the first Secom drop at %.0f ns a row (lower is a faster host)", calib)
+
 	var last backfillRun
 	for i := range b.N {
 		last = runBackfill(b, root, bins, drops, meta, loc, timeout)
@@ -123,7 +133,42 @@ func BenchmarkBackfill(b *testing.B) {
 	b.ReportMetric(last.enginesCPU.Seconds(), "engines_cpu_s")
 	b.ReportMetric(float64(last.mergedRows)/float64(meta.Punches), "merged_rows/punch")
 	b.ReportMetric(last.mergeCPU.Seconds(), "merge_cpu_s")
+	b.ReportMetric(calib, "calib_ns/row")
 }
+
+// calibrate parses the first day's Secom drop (UTF-8 CSV through gocsv) on
+// one goroutine for about two seconds and returns the best time a row of
+// five rounds: a measure of the host's speed right now.
+func calibrate(b *testing.B, drops string) float64 {
+	files, _ := filepath.Glob(filepath.Join(drops, "drops", "factory", "*"))
+	if len(files) == 0 {
+		b.Fatalf("calibrate: no drops under %s/drops/factory", drops)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	best := math.Inf(1)
+	for range 5 {
+		rows, start := 0, time.Now()
+		for time.Since(start) < 400*time.Millisecond {
+			res, err := parsers.Parse(context.Background(), bytes.NewReader(data), parsers.Request{Name: files[0], Options: parsekit.Options{Site: "factory"}}, discard{})
+			if err != nil {
+				b.Fatalf("calibrate: %v", err)
+			}
+			rows += res.Punches + res.Rejects
+		}
+		best = min(best, float64(time.Since(start).Nanoseconds())/float64(rows))
+	}
+	return best
+}
+
+type discard struct{}
+
+func (discard) Punch(attendance.Punch) error   { return nil }
+func (discard) Reject(attendance.Reject) error { return nil }
 
 // backfillMeta describes a generated drop set (meta.json in its folder).
 type backfillMeta struct {
