@@ -32,14 +32,7 @@ func TestWriterCrashBetweenInsertAndCommit(t *testing.T) {
 	_, addr := kafkatest.Fake(t, 1, 3, topics)
 
 	ps := testPunches("hq", time.Date(2026, 3, 2, 8, 0, 0, 0, seoul), 1000)
-	var msgs []kafka.Message
-	for i := range ps {
-		b, err := json.Marshal(ps[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, kafka.Message{Key: []byte(ps[i].PartitionKey()), Value: b})
-	}
+	msgs := punchMessages(t, ps)
 	msgs = append(msgs, msgs[:150]...) // a re-sent part: other offsets, same events
 	kw := &kafka.Writer{Addr: kafka.TCP(addr), Topic: TopicPunches, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond}
 	if err := kw.WriteMessages(ctx, msgs...); err != nil {
@@ -224,15 +217,7 @@ func TestWriterFlushesWhenCaughtUp(t *testing.T) {
 	defer kw.Close()
 	publish := func(ps []attendance.Punch) {
 		t.Helper()
-		var msgs []kafka.Message
-		for i := range ps {
-			b, err := json.Marshal(ps[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			msgs = append(msgs, kafka.Message{Key: []byte(ps[i].PartitionKey()), Value: b})
-		}
-		if err := kw.WriteMessages(ctx, msgs...); err != nil {
+		if err := kw.WriteMessages(ctx, punchMessages(t, ps)...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -275,4 +260,18 @@ func TestWriterFlushesWhenCaughtUp(t *testing.T) {
 	if n := count(t, conn, "SELECT count() FROM "+tbl+" FINAL"); n != 300 {
 		t.Fatalf("%d rows, want 300", n)
 	}
+}
+
+// punchMessages are ps as the ingest publishes them: key, JSON value.
+func punchMessages(t *testing.T, ps []attendance.Punch) []kafka.Message {
+	t.Helper()
+	msgs := make([]kafka.Message, len(ps))
+	for i := range ps {
+		b, err := json.Marshal(ps[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[i] = kafka.Message{Key: []byte(ps[i].PartitionKey()), Value: b}
+	}
+	return msgs
 }
