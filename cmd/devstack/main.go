@@ -3,7 +3,7 @@
 // and, with --roster, the Daou Office simulator; it writes DIR/stack.json and
 // runs until SIGINT or SIGTERM.
 //
-//	devstack --dir var/devstack [--kafka-port 9092] [--clickhouse-port 8123] \
+//	devstack --dir var/devstack [--kafka-port 9092] [--clickhouse-port 8123] [--retention 168h] \
 //	         [--roster roster.csv --daou-client-id ID] (secret: DAOUSIM_CLIENT_SECRET)
 package main
 
@@ -37,13 +37,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	kport := fs.Int("kafka-port", 0, "Kafka port (0: a free one)")
 	cport := fs.Int("clickhouse-port", 0, "ClickHouse HTTP port (0: a free one)")
 	dport := fs.Int("daou-port", 0, "Daou simulator port (0: a free one)")
+	retention := fs.Duration("retention", devstack.DefaultRetention, "how long Kafka keeps records (checked at start and hourly)")
 	roster := fs.String("roster", "", "roster CSV for the Daou simulator's accounts (no simulator without it)")
 	clientID := fs.String("daou-client-id", "devstack", "client id the simulator accepts (secret: env DAOUSIM_CLIENT_SECRET, default devstack-secret)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log := obs.NewLogger(stderr, slog.LevelInfo, "devstack")
-	cfg := devstack.Config{Dir: *dir, KafkaPort: *kport, ClickHousePort: *cport, DaouPort: *dport, Log: log}
+	cfg := devstack.Config{Dir: *dir, KafkaPort: *kport, ClickHousePort: *cport, DaouPort: *dport, Retention: *retention, Log: log}
 	if *roster != "" {
 		emps, err := match.RosterFile(*roster, nil).Employees(ctx)
 		if err != nil {

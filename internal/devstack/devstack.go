@@ -9,8 +9,8 @@
 // the consumer groups' committed offsets). Like Kafka's default, the broker
 // writes through the page cache and syncs a segment when it rolls and on
 // close, so only a power loss can take the newest records. Records are kept
-// for Kafka's default retention, seven days, checked at start and hourly;
-// the stages have consumed them long before.
+// for Config.Retention (Kafka's default, seven days), checked at start and
+// hourly; the stages have consumed them long before.
 package devstack
 
 import (
@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -38,12 +39,13 @@ var Topics = []string{"attendance.punches.v1", "attendance.rejects.v1", "attenda
 
 // Config places the stack.
 type Config struct {
-	Dir            string       // stack.json, Kafka data (kafka/) and ClickHouse data (clickhouse/) go here
-	KafkaPort      int          // 0 = a free port
-	ClickHousePort int          // 0 = a free port
-	DaouPort       int          // 0 = a free port
-	Partitions     int32        // per topic; default 6
-	Daou           http.Handler // the Daou simulator; nil = none
+	Dir            string        // stack.json, Kafka data (kafka/) and ClickHouse data (clickhouse/) go here
+	KafkaPort      int           // 0 = a free port
+	ClickHousePort int           // 0 = a free port
+	DaouPort       int           // 0 = a free port
+	Partitions     int32         // per topic; default 6
+	Retention      time.Duration // how long Kafka keeps records; default DefaultRetention
+	Daou           http.Handler  // the Daou simulator; nil = none
 	Log            *slog.Logger
 }
 
@@ -73,6 +75,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.Partitions <= 0 {
 		cfg.Partitions = 6
 	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "clickhouse"), 0o755); err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
@@ -82,7 +87,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(cfg.Partitions, Topics...), kfake.AllowAutoTopicCreation(),
-		kfake.DataDir(filepath.Join(cfg.Dir, "kafka"))}
+		kfake.DataDir(filepath.Join(cfg.Dir, "kafka")),
+		kfake.BrokerConfigs(map[string]string{"log.retention.ms": strconv.FormatInt(cfg.Retention.Milliseconds(), 10)})}
 	if cfg.KafkaPort != 0 {
 		opts = append(opts, kfake.Ports(cfg.KafkaPort))
 	}
@@ -123,8 +129,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	return s, nil
 }
 
+// DefaultRetention is Kafka's default log retention: records are kept seven
+// days, long after the stages have consumed them.
+const DefaultRetention = 7 * 24 * time.Hour
+
 // RetentionEvery is how often the broker drops records older than the
-// retention (kfake's default, as Kafka's: seven days).
+// retention.
 const RetentionEvery = time.Hour
 
 // applyRetention drops expired records now and every RetentionEvery until

@@ -85,8 +85,9 @@ func TestStack(t *testing.T) {
 	}
 }
 
-// Records older than the retention (seven days) are dropped when the stack
-// starts; newer ones stay.
+// Records older than the retention (seven days by default) are dropped when
+// the stack starts; newer ones stay; a retention given at a later start
+// applies.
 func TestStackRetention(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -120,5 +121,24 @@ func TestStackRetention(t *testing.T) {
 	first, last, err := conn.ReadOffsets()
 	if err != nil || first != 1 || last != 2 {
 		t.Fatalf("offsets %d..%d (%v): want the 8-day-old record (offset 0) dropped and the 6-day-old one kept", first, last, err)
+	}
+	conn.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A shorter retention given at the next start applies to what is kept.
+	s, err = Start(ctx, Config{Dir: dir, Partitions: 1, Retention: 5 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err = kafka.DialLeader(ctx, "tcp", s.Kafka, topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if first, last, err = conn.ReadOffsets(); err != nil || first != 2 || last != 2 {
+		t.Fatalf("with five days: offsets %d..%d (%v), want both records dropped", first, last, err)
 	}
 }
