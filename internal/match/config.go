@@ -84,9 +84,9 @@ func (d DirectoryConfig) validate() error {
 	return nil
 }
 
-// Build builds the configured providers. cardKey hashes roster cards
-// (see Config.CardKey); daou and hc serve the Daou kinds, tokens the v3 one.
-func (d DirectoryConfig) Build(cardKey []byte, daou DaouConfig, tokens TokenSource, hc *http.Client) ([]Provider, error) {
+// Build builds the configured providers. cardKeys hash roster cards (see
+// Config.CardKeys); daou and hc serve the Daou kinds, tokens the v3 one.
+func (d DirectoryConfig) Build(cardKeys [][]byte, daou DaouConfig, tokens TokenSource, hc *http.Client) ([]Provider, error) {
 	if err := d.validate(); err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (d DirectoryConfig) Build(cardKey []byte, daou DaouConfig, tokens TokenSour
 	for _, p := range d.Providers {
 		switch p.Kind {
 		case ProviderRoster:
-			out = append(out, RosterFile(p.Path, cardKey))
+			out = append(out, RosterFile(p.Path, cardKeys...))
 		case ProviderDaouV1:
 			out = append(out, DaouV1(daou, hc))
 		case ProviderDaouV3:

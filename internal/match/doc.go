@@ -37,4 +37,9 @@
 //	  - site: lab       # KT Telecop: Access lost the leading zeros
 //	    rules: [{kind: pad_zeros, width: 8}]
 //	card_key_env: ATTND_CARD_KEY  # the same key the ingest hashes cards with
+//
+// A site whose ingest hashes cards with a key of its own (the ingest's
+// sites.<site>.card_key_env) names it in its entry (card_key_env: LAB_CARD_KEY);
+// the roster's cards are then hashed with every key, so each site's hashes
+// find them.
 package match

@@ -3,7 +3,6 @@ package match
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +18,10 @@ type SiteRules struct {
 	// Overrides maps a vendor number, as written by the vendor program, to an
 	// employee number. An override wins over the rules and the card.
 	Overrides map[string]string `yaml:"overrides" json:"overrides"`
+	// CardKeyEnv names the variable holding this site's card HMAC key when
+	// the ingest hashes its cards with a key of its own (the ingest's
+	// sites.<site>.card_key_env); empty is Config.CardKeyEnv.
+	CardKeyEnv string `yaml:"card_key_env" json:"card_key_env"`
 }
 
 // Config is the matcher's YAML configuration.
@@ -26,7 +29,8 @@ type Config struct {
 	Sites []SiteRules `yaml:"sites" json:"sites"`
 	// CardKeyEnv names the environment variable holding the card HMAC key. It
 	// must be the key the ingest hashes the sites' cards with (the ingest's
-	// sites.<site>.card_key_env), or card fallback never finds anyone.
+	// sites.<site>.card_key_env), or card fallback never finds anyone; a site
+	// with a key of its own names it in sites[].card_key_env.
 	CardKeyEnv string `yaml:"card_key_env" json:"card_key_env"`
 	// InactiveStatuses are directory status values the operator declares as
 	// "not matchable" (for example STOP once confirmed on the tenant). Empty
@@ -49,18 +53,37 @@ var defaultKnownStatuses = []string{"", "ONLINE", "OFFLINE", "NORMAL", "STOP", "
 // DefaultKnownStatuses returns the status values known without configuration.
 func DefaultKnownStatuses() []string { return append([]string(nil), defaultKnownStatuses...) }
 
-// CardKey reads the card HMAC key from the environment variable CardKeyEnv.
-// No variable configured is no key (nil, nil); a configured but empty
-// variable is an error.
-func (c Config) CardKey() ([]byte, error) {
-	if c.CardKeyEnv == "" {
-		return nil, nil
+// CardKeys reads the card HMAC keys, each once: CardKeyEnv's and the
+// sites' own (sites[].card_key_env), from lookup (normally os.LookupEnv).
+// Roster cards are hashed with every key: a punch's card hash, made with
+// its site's key, then finds the card, and a hash made with one key never
+// equals one made with another. No variable configured is no key; a
+// configured but empty variable is an error.
+func (c Config) CardKeys(lookup func(string) (string, bool)) ([][]byte, error) {
+	envs := []string{c.CardKeyEnv}
+	for _, s := range c.Sites {
+		envs = append(envs, s.CardKeyEnv)
 	}
-	v := os.Getenv(c.CardKeyEnv)
-	if v == "" {
-		return nil, fmt.Errorf("match: card_key_env: environment variable %s is not set", c.CardKeyEnv)
+	var keys [][]byte
+	seen := map[string]bool{}
+	for i, env := range envs {
+		if env == "" {
+			continue
+		}
+		v, _ := lookup(env)
+		if v == "" {
+			field := "card_key_env"
+			if i > 0 {
+				field = fmt.Sprintf("sites[%d].card_key_env", i-1)
+			}
+			return nil, fmt.Errorf("match.%s: environment variable %s is not set", field, env)
+		}
+		if !seen[v] {
+			seen[v] = true
+			keys = append(keys, []byte(v))
+		}
 	}
-	return []byte(v), nil
+	return keys, nil
 }
 
 // Validate checks the rules and overrides without a directory.

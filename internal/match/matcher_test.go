@@ -338,7 +338,7 @@ func TestDirectoryConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := c.Directory.Build(testKey, DaouConfig{}, nil, nil)
+	ps, err := c.Directory.Build([][]byte{testKey}, DaouConfig{}, nil, nil)
 	if err != nil || len(ps) != 1 || ps[0].Name() != "roster roster.csv" || c.Directory.Refresh != time.Hour {
 		t.Fatalf("providers %v, err %v, config %+v", ps, err, c.Directory)
 	}
@@ -371,24 +371,64 @@ func TestDirectoryConfig(t *testing.T) {
 	}
 }
 
-func TestCardKey(t *testing.T) {
-	t.Setenv("MATCH_TEST_KEY", "k1")
-	t.Setenv("MATCH_TEST_EMPTY", "")
+func TestCardKeys(t *testing.T) {
+	env := map[string]string{"K1": "k1", "K2": "k2", "EMPTY": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	tests := []struct {
-		env     string
-		want    string
-		wantErr bool
+		global  string
+		sites   []string // card_key_env of sites hq, lab
+		want    string   // the keys, comma-separated
+		wantErr string
 	}{
-		{"", "", false},
-		{"MATCH_TEST_KEY", "k1", false},
-		{"MATCH_TEST_EMPTY", "", true},
-		{"MATCH_TEST_UNSET_VARIABLE", "", true},
+		{"", nil, "", ""},
+		{"K1", nil, "k1", ""},
+		{"K1", []string{"", "K2"}, "k1,k2", ""},
+		{"K1", []string{"K1", "K2"}, "k1,k2", ""},
+		{"", []string{"K2", ""}, "k2", ""},
+		{"EMPTY", nil, "", "card_key_env: environment variable EMPTY is not set"},
+		{"K1", []string{"", "UNSET"}, "", "sites[1].card_key_env: environment variable UNSET is not set"},
 	}
 	for _, tt := range tests {
-		k, err := Config{CardKeyEnv: tt.env}.CardKey()
-		if string(k) != tt.want || (err != nil) != tt.wantErr {
-			t.Errorf("CardKey(%q) = %q, %v", tt.env, k, err)
+		c := Config{CardKeyEnv: tt.global}
+		for i, e := range tt.sites {
+			c.Sites = append(c.Sites, SiteRules{Site: []string{"hq", "lab"}[i], CardKeyEnv: e})
 		}
+		keys, err := c.CardKeys(lookup)
+		var got []string
+		for _, k := range keys {
+			got = append(got, string(k))
+		}
+		if strings.Join(got, ",") != tt.want || (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("CardKeys(%q, %q) = %q, %v; want %q, %q", tt.global, tt.sites, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// Sites whose ingest hashes cards with keys of their own find the same
+// roster card: the roster is hashed with every key, and a hash made with a
+// key the pusher does not have finds nobody.
+func TestCardMatchWithPerSiteKeys(t *testing.T) {
+	keyHQ, keyLab := []byte("hq-key"), []byte("lab-key")
+	emps, err := ParseRoster(strings.NewReader("employee_no,login_id,name,card_numbers,aliases\n00120007,cho,조현우,0105550000A,\n"), keyHQ, keyLab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Sites: []SiteRules{{Site: "hq"}, {Site: "lab"}}}
+	m, err := NewMatcher(cfg, emps, seoulNoon, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := parsekit.NormalizeCard("0105550000A")
+	for _, p := range []attendance.Punch{
+		{Site: "hq", CardHash: parsekit.CardHash(keyHQ, card)},
+		{Site: "lab", CardHash: parsekit.CardHash(keyLab, card)},
+	} {
+		if r := m.Match(p); r.Outcome != attendance.OutcomeMatched || r.Employee.EmployeeNo != "00120007" {
+			t.Errorf("site %s: %+v, want 00120007 by card", p.Site, r)
+		}
+	}
+	if r := m.Match(attendance.Punch{Site: "lab", CardHash: parsekit.CardHash([]byte("other-key"), card)}); r.Outcome == attendance.OutcomeMatched {
+		t.Errorf("a hash made with an unknown key matched %+v", r.Employee)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
@@ -33,17 +34,22 @@ const (
 
 type rosterFile struct {
 	path string
-	key  []byte
+	keys [][]byte
 }
 
 // RosterFile is a provider reading a UTF-8 CSV roster (with or without BOM)
 // whose header is employee_no,login_id,name,card_numbers,aliases. Card
-// numbers are normalized and hashed with cardKey as they are read (the same
-// HMAC the parsers put in card_hash); raw cards are never kept. A roster with
-// card numbers but no key is an error, as is any bad row (the error names the
-// line): a hand-edited file is fixed, not half-loaded.
-func RosterFile(path string, cardKey []byte) Provider {
-	return &rosterFile{path: path, key: append([]byte(nil), cardKey...)}
+// numbers are normalized and hashed with each of cardKeys as they are read
+// (the same HMAC the parsers put in card_hash; one key per site that has its
+// own); raw cards are never kept. A roster with card numbers but no key is an
+// error, as is any bad row (the error names the line): a hand-edited file is
+// fixed, not half-loaded.
+func RosterFile(path string, cardKeys ...[]byte) Provider {
+	r := &rosterFile{path: path}
+	for _, k := range cardKeys {
+		r.keys = append(r.keys, slices.Clone(k))
+	}
+	return r
 }
 
 func (r *rosterFile) Name() string { return "roster " + r.path }
@@ -56,7 +62,7 @@ func (r *rosterFile) Employees(ctx context.Context) ([]attendance.Employee, erro
 	if err != nil {
 		return nil, fmt.Errorf("match: roster: %w", err)
 	}
-	emps, err := ParseRoster(bytes.NewReader(b), r.key)
+	emps, err := ParseRoster(bytes.NewReader(b), r.keys...)
 	if err != nil {
 		return nil, fmt.Errorf("match: roster %s: %w", r.path, err)
 	}
@@ -64,7 +70,8 @@ func (r *rosterFile) Employees(ctx context.Context) ([]attendance.Employee, erro
 }
 
 // ParseRoster reads a roster; see RosterFile.
-func ParseRoster(rd io.Reader, cardKey []byte) ([]attendance.Employee, error) {
+func ParseRoster(rd io.Reader, cardKeys ...[]byte) ([]attendance.Employee, error) {
+	cardKeys = slices.DeleteFunc(slices.Clone(cardKeys), func(k []byte) bool { return len(k) == 0 })
 	cr := csv.NewReader(rd)
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
@@ -132,10 +139,12 @@ func ParseRoster(rd io.Reader, cardKey []byte) ([]attendance.Employee, error) {
 			if c == "" {
 				continue
 			}
-			if len(cardKey) == 0 {
+			if len(cardKeys) == 0 {
 				return nil, fmt.Errorf("line %d: card numbers given but no card key configured (card_key_env)", line)
 			}
-			e.CardHashes = append(e.CardHashes, parsekit.CardHash(cardKey, c))
+			for _, k := range cardKeys {
+				e.CardHashes = append(e.CardHashes, parsekit.CardHash(k, c))
+			}
 		}
 		out = append(out, e)
 	}

@@ -291,10 +291,8 @@ func (c *Config) Validate(lookup func(string) (string, bool)) error {
 	if len(c.Match.Directory.Providers) == 0 {
 		bad("match.directory.providers: at least one (roster, daou-v1 or daou-v3)")
 	}
-	if c.Match.CardKeyEnv != "" {
-		if v, ok := lookup(c.Match.CardKeyEnv); !ok || v == "" {
-			bad("match.card_key_env: environment variable %s is not set", c.Match.CardKeyEnv)
-		}
+	if _, err := c.Match.CardKeys(lookup); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := c.Rules(); err != nil {
 		errs = append(errs, err)

@@ -89,11 +89,11 @@ func Start(ctx context.Context, cfg Config, hc *http.Client, log *slog.Logger, r
 
 	// Directory and matcher: start with what the providers (or the last
 	// good copy on disk) have.
-	cardKey, err := cfg.Match.CardKey()
+	cardKeys, err := cfg.Match.CardKeys(os.LookupEnv)
 	if err != nil {
 		return fail(err)
 	}
-	providers, err := cfg.Match.Directory.Build(cardKey, match.DaouConfig{
+	providers, err := cfg.Match.Directory.Build(cardKeys, match.DaouConfig{
 		BaseURL: cfg.Daou.BaseURL, ClientID: cfg.Daou.ClientID, ClientSecret: cfg.Daou.ClientSecret, Log: log,
 	}, client, hc)
 	if err != nil {
