@@ -2,7 +2,6 @@ package history
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -28,14 +27,7 @@ func BenchmarkWriter(b *testing.B) {
 	}
 	ctx := context.Background()
 	ps := benchPunches(time.Date(2026, 3, 2, 8, 0, 0, 0, seoul), n)
-	msgs := make([]kafka.Message, n)
-	for i := range ps {
-		v, err := json.Marshal(&ps[i])
-		if err != nil {
-			b.Fatal(err)
-		}
-		msgs[i] = kafka.Message{Key: []byte(ps[i].PartitionKey()), Value: v} // as the ingest writes them: no headers
-	}
+	msgs := punchMessages(b, ps)
 	var el time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

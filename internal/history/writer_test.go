@@ -262,8 +262,9 @@ func TestWriterFlushesWhenCaughtUp(t *testing.T) {
 	}
 }
 
-// punchMessages are ps as the ingest publishes them: key, JSON value.
-func punchMessages(t *testing.T, ps []attendance.Punch) []kafka.Message {
+// punchMessages are ps as the ingest publishes them: key, JSON value, no
+// headers.
+func punchMessages(t testing.TB, ps []attendance.Punch) []kafka.Message {
 	t.Helper()
 	msgs := make([]kafka.Message, len(ps))
 	for i := range ps {
