@@ -29,7 +29,7 @@ func TestCrashKill9(t *testing.T) {
 	defer cancel()
 	_, addr := kafkatest.Fake(t, 1, 3, nil)
 	root := t.TempDir()
-	drops := genDrops(t, filepath.Join(root, "gen"), 300, 80, 11)
+	drops := genDrops(t, filepath.Join(root, "gen"), 600, 100, 11)
 	tr := newTruth()
 	same := func(p string) string { return p }
 	tr.add(t, drops["factory"], "factory", "", same)

@@ -37,14 +37,6 @@ func benchChunk() int {
 	return n
 }
 
-// benchBatchTimeout is kafka.batch_timeout for the benchmarks (ATTND_BENCH_BATCH_TIMEOUT, default 1ms = the default).
-func benchBatchTimeout() string {
-	if v := os.Getenv("ATTND_BENCH_BATCH_TIMEOUT"); v != "" {
-		return v
-	}
-	return "1ms"
-}
-
 // benchCompression is kafka.compression for both the ingest and kcat
 // (ATTND_BENCH_COMPRESSION, default lz4 = the default).
 func benchCompression() string {
@@ -82,7 +74,6 @@ kafka:
   brokers: [%s]
   partitions: 6
   chunk_size: %d
-  batch_timeout: %s
   compression: %s
 sources:
   - name: bulk
@@ -91,7 +82,7 @@ sources:
     site: hq
     min_age: 1ms
     poll_interval: 1h
-`, filepath.Join(b.TempDir(), "state"), addr, benchChunk(), benchBatchTimeout(), benchCompression(), filepath.Dir(drop))
+`, filepath.Join(b.TempDir(), "state"), addr, benchChunk(), benchCompression(), filepath.Dir(drop))
 	cfg, err := ParseConfig([]byte(yml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		b.Fatal(err)

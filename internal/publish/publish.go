@@ -20,7 +20,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
@@ -67,17 +66,20 @@ type TLS struct {
 
 // Config is the Kafka side of the ingest.
 type Config struct {
-	Brokers           []string      `yaml:"brokers"`
-	Topics            Topics        `yaml:"topics"`
-	Partitions        int           `yaml:"partitions"`         // for topic creation; default 6
-	ReplicationFactor int           `yaml:"replication_factor"` // for topic creation; default 1
-	CreateTopics      *bool         `yaml:"create_topics"`      // default true
-	ClientID          string        `yaml:"client_id"`
-	Compression       string        `yaml:"compression"`   // lz4 (default) | snappy | zstd | gzip | none
-	ChunkSize         int           `yaml:"chunk_size"`    // messages per WriteMessages call; default 5000
-	BatchTimeout      time.Duration `yaml:"batch_timeout"` // default 1ms
-	WriteTimeout      time.Duration `yaml:"write_timeout"` // default 30s
-	Retries           int           `yaml:"retries"`       // attempts per chunk beyond kafka-go's own; default 8
+	Brokers           []string `yaml:"brokers"`
+	Topics            Topics   `yaml:"topics"`
+	Partitions        int      `yaml:"partitions"`         // for topic creation; default 6
+	ReplicationFactor int      `yaml:"replication_factor"` // for topic creation; default 1
+	CreateTopics      *bool    `yaml:"create_topics"`      // default true
+	ClientID          string   `yaml:"client_id"`
+	Compression       string   `yaml:"compression"` // lz4 (default) | snappy | zstd | gzip | none
+	ChunkSize         int      `yaml:"chunk_size"`  // messages per write (one request per partition); default 5000
+	// BatchTimeout is ignored: a chunk is sent as soon as it is full or the
+	// file ends (see produce.go). Kept so that configs written for versions
+	// that used kafka-go's Writer still load.
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"` // default 30s
+	Retries      int           `yaml:"retries"`       // attempts per chunk; default 8
 	// StallTimeout (consumers only: pusher and history writer) restarts a
 	// group reader that fetched nothing this long while its group has lag
 	// nobody consumes; default 2m, negative disables.
@@ -115,9 +117,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = 5000
-	}
-	if c.BatchTimeout <= 0 {
-		c.BatchTimeout = time.Millisecond
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second
@@ -226,18 +225,19 @@ func (c Config) mechanism() (sasl.Mechanism, error) {
 	return nil, fmt.Errorf("kafka.sasl.mechanism: %q is not plain, scram-sha-256 or scram-sha-512", c.SASL.Mechanism)
 }
 
-// Publisher owns one kafka-go Writer shared by every file.
+// Publisher sends every file's messages through one kafka-go Client (see
+// produce.go for why not kafka-go's Writer).
 type Publisher struct {
-	cfg Config
-	// w is replaced by a fresh Writer (and Transport) after a write gave up:
-	// a kafka-go Writer can stay wedged after its broker went away
-	// (segmentio/kafka-go#451, #426), and a new one costs nothing.
-	w       atomic.Pointer[kafka.Writer]
-	newW    func() *kafka.Writer
-	client  *kafka.Client
-	dialer  *kafka.Dialer // Ping's fresh connections
-	logger  *slog.Logger
-	metrics *obs.IngestMetrics
+	cfg      Config
+	client   *kafka.Client
+	comp     kafka.Compression
+	balancer KeyHash // key = partition: one person's punches stay in order
+	parts    partitionCache
+	bufs     bufPool       // record sets, handed to kafka-go
+	scratch  bufPool       // uncompressed records
+	dialer   *kafka.Dialer // Ping's fresh connections
+	logger   *slog.Logger
+	metrics  *obs.IngestMetrics
 	// chunks recycles the message buffers of FileWriters (*[]kafka.Message
 	// of capacity ChunkSize): a file of a hundred punches would otherwise
 	// allocate and zero room for a whole chunk, 750 KB at the default.
@@ -258,40 +258,18 @@ func New(cfg Config, logger *slog.Logger, metrics *obs.IngestMetrics) (*Publishe
 	if logger == nil {
 		logger = obs.Discard()
 	}
-	addr := kafka.TCP(cfg.Brokers...)
-	newW := func() *kafka.Writer {
-		tr, _ := cfg.transport() // validated above
-		return &kafka.Writer{
-			Addr:            addr,
-			Balancer:        &KeyHash{}, // key = partition: one person's punches stay in order
-			RequiredAcks:    kafka.RequireAll,
-			BatchTimeout:    cfg.BatchTimeout,
-			BatchSize:       min(cfg.ChunkSize, 1000),
-			BatchBytes:      1 << 20,
-			Compression:     comp,
-			MaxAttempts:     3,
-			WriteBackoffMin: 50 * time.Millisecond,
-			WriteBackoffMax: 500 * time.Millisecond,
-			WriteTimeout:    cfg.WriteTimeout,
-			ReadTimeout:     cfg.WriteTimeout,
-			Transport:       newTopicMetaCache(tr),
-			ErrorLogger:     kafka.LoggerFunc(obs.Printf(logger, slog.LevelWarn, "kafka")),
-		}
-	}
 	dialer, err := cfg.Dialer()
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{
+	return &Publisher{
 		cfg:     cfg,
 		dialer:  dialer,
-		newW:    newW,
-		client:  &kafka.Client{Addr: addr, Transport: tr, Timeout: cfg.WriteTimeout},
+		client:  &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: cfg.WriteTimeout},
+		comp:    comp,
 		logger:  logger.With(obs.KeyStage, "publish"),
 		metrics: metrics,
-	}
-	p.w.Store(newW())
-	return p, nil
+	}, nil
 }
 
 // Config is the effective config (with defaults).
@@ -361,39 +339,13 @@ func (p *Publisher) pingBroker(ctx context.Context, broker string) error {
 	return nil
 }
 
-// Close flushes nothing (every write is synchronous) and closes the writer
-// and every connection.
+// Close flushes nothing (every write is synchronous) and closes every
+// connection.
 func (p *Publisher) Close() error {
-	err := closeWriter(p.w.Load())
 	if tr, ok := p.client.Transport.(*kafka.Transport); ok {
 		tr.CloseIdleConnections()
 	}
-	if err != nil {
-		return fmt.Errorf("publish: close writer: %w", err)
-	}
 	return nil
-}
-
-// closeWriter closes w and then its Transport's connections: kafka-go's
-// Writer.Close closes only a Transport it made itself, and each Writer here
-// has its own (a renewed Writer must not inherit a wedged connection pool).
-func closeWriter(w *kafka.Writer) error {
-	err := w.Close()
-	if mc, ok := w.Transport.(*topicMetaCache); ok {
-		if tr, ok := mc.rt.(*kafka.Transport); ok {
-			tr.CloseIdleConnections()
-		}
-	}
-	return err
-}
-
-// renewWriter swaps in a fresh Writer; the old one is closed in the
-// background, since Close can block on a wedged Writer (kafka-go#1307).
-// Writes still in flight on the old one finish or fail on their own.
-func (p *Publisher) renewWriter() {
-	old := p.w.Swap(p.newW())
-	go closeWriter(old)
-	p.logger.Info("kafka writer renewed after a failed write")
 }
 
 // write writes msgs until every one is acknowledged, retrying only the
@@ -402,10 +354,10 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		// A deadline of its own: a kafka-go write to a broker that went
-		// away mid-request must not hold the file (and its source) forever.
-		wctx, cancel := context.WithTimeout(ctx, 2*p.cfg.WriteTimeout)
-		err := p.w.Load().WriteMessages(wctx, msgs...)
+		// A deadline of its own: a write to a broker that went away
+		// mid-request must not hold the file (and its source) forever.
+		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
+		failed, err := p.writeOnce(wctx, msgs)
 		cancel()
 		outcome := "ok"
 		if err != nil {
@@ -415,25 +367,13 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 			p.metrics.KafkaLatency.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 		}
 		if err == nil {
-			p.countSent(msgs, nil)
 			return nil
 		}
-		var werrs kafka.WriteErrors
-		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
-			p.countSent(msgs, werrs)
-			failed := msgs[:0:0]
-			for i, e := range werrs {
-				if e != nil {
-					failed = append(failed, msgs[i])
-				}
-			}
-			msgs = failed
-		}
+		msgs = failed
 		if ctx.Err() != nil {
 			return fmt.Errorf("publish: write %d messages: %w", len(msgs), ctx.Err())
 		}
 		if attempt >= p.cfg.Retries {
-			p.renewWriter()
 			return fmt.Errorf("publish: write %d messages after %d attempts: %w", len(msgs), attempt, err)
 		}
 		p.logger.Warn("kafka write failed, retrying", "attempt", attempt, "messages", len(msgs), obs.KeyError, err.Error())
@@ -446,6 +386,37 @@ func (p *Publisher) write(ctx context.Context, msgs []kafka.Message) error {
 			backoff = 5 * time.Second
 		}
 	}
+}
+
+// writeOnce sends msgs, one request per topic partition at a time and the
+// partitions in parallel; it returns the messages not acknowledged, in
+// order, with the errors.
+func (p *Publisher) writeOnce(ctx context.Context, msgs []kafka.Message) ([]kafka.Message, error) {
+	groups, err := p.group(ctx, msgs)
+	if err != nil {
+		return msgs, err
+	}
+	acked := make([]int, len(groups))
+	errs := make([]error, len(groups))
+	if len(groups) == 1 {
+		acked[0], errs[0] = p.produce(ctx, groups[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, g := range groups {
+			wg.Go(func() { acked[i], errs[i] = p.produce(ctx, g) })
+		}
+		wg.Wait()
+	}
+	var failed []kafka.Message
+	for i, g := range groups {
+		if p.metrics != nil && acked[i] > 0 {
+			p.metrics.KafkaMessages.WithLabelValues(g.topic).Add(float64(acked[i]))
+		}
+		if errs[i] != nil {
+			failed = append(failed, g.msgs[acked[i]:]...)
+		}
+	}
+	return failed, errors.Join(errs...)
 }
 
 // FileMeta describes the file a FileWriter publishes.
@@ -612,30 +583,6 @@ func (w *FileWriter) sender(queue <-chan chunk, done chan<- struct{}) {
 			w.ackRej += c.rejects
 		}
 		w.mu.Unlock()
-	}
-}
-
-// countSent adds the messages of msgs acknowledged (those without an error
-// in werrs; all of them when werrs is nil) to the sent counter, one Add per
-// run of one topic.
-func (p *Publisher) countSent(msgs []kafka.Message, werrs kafka.WriteErrors) {
-	if p.metrics == nil {
-		return
-	}
-	topic, n := "", 0
-	for i := range msgs {
-		if werrs != nil && werrs[i] != nil {
-			continue
-		}
-		if msgs[i].Topic != topic && n > 0 {
-			p.metrics.KafkaMessages.WithLabelValues(topic).Add(float64(n))
-			n = 0
-		}
-		topic = msgs[i].Topic
-		n++
-	}
-	if n > 0 {
-		p.metrics.KafkaMessages.WithLabelValues(topic).Add(float64(n))
 	}
 }
 
