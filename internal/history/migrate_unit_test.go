@@ -45,7 +45,7 @@ func TestMigrationsEmbedded(t *testing.T) {
 				}
 			}
 		}
-		want := "001_schema_migrations.sql 002_punches.sql 003_rejects.sql 004_unmatched.sql 005_files.sql 006_daily_attendance.sql 007_push_log.sql 008_matched_punches.sql 009_merge_selector.sql"
+		want := "001_schema_migrations.sql 002_punches.sql 003_rejects.sql 004_unmatched.sql 005_files.sql 006_daily_attendance.sql 007_push_log.sql 008_matched_punches.sql 009_merge_selector.sql 010_source_file_lowcard.sql"
 		if got := strings.Join(names, " "); got != want {
 			t.Errorf("cluster=%v: migrations %s, want %s", cluster, got, want)
 		}

@@ -111,11 +111,11 @@ func (s *Store) InsertPunches(ctx context.Context, token string, ps []attendance
 // punchColumns are punches as the columns of the punches table (punchCols
 // order), built one punch at a time.
 type punchColumns struct {
-	id, emp, name, cm, ch, rawMode, file []string
-	vendor, layout, site, mode, dev      lowCard
-	at                                   []time.Time
-	ok                                   []bool
-	line                                 []uint32
+	id, emp, name, cm, ch, rawMode        []string
+	vendor, layout, site, mode, dev, file lowCard
+	at                                    []time.Time
+	ok                                    []bool
+	line                                  []uint32
 }
 
 // lowCard is a LowCardinality(String) column in the form clickhouse-go takes
@@ -148,10 +148,10 @@ func (c *lowCard) add(s string) {
 func (c *punchColumns) len() int { return len(c.id) }
 
 func (c *punchColumns) grow(n int) {
-	for _, col := range []*[]string{&c.id, &c.emp, &c.name, &c.cm, &c.ch, &c.rawMode, &c.file} {
+	for _, col := range []*[]string{&c.id, &c.emp, &c.name, &c.cm, &c.ch, &c.rawMode} {
 		*col = slices.Grow(*col, n)
 	}
-	for _, col := range []*lowCard{&c.vendor, &c.layout, &c.site, &c.mode, &c.dev} {
+	for _, col := range []*lowCard{&c.vendor, &c.layout, &c.site, &c.mode, &c.dev, &c.file} {
 		col.vals = slices.Grow(col.vals, n)
 	}
 	c.at, c.ok, c.line = slices.Grow(c.at, n), slices.Grow(c.ok, n), slices.Grow(c.line, n)
@@ -166,7 +166,8 @@ func (c *punchColumns) add(p *attendance.Punch) {
 	c.mode.add(string(p.Mode))
 	c.rawMode = append(c.rawMode, p.RawMode)
 	c.dev.add(p.Device)
-	c.ok, c.file = append(c.ok, p.AuthOK), append(c.file, p.SourceFile)
+	c.ok = append(c.ok, p.AuthOK)
+	c.file.add(p.SourceFile)
 	c.line = append(c.line, clampU32(p.SourceLine))
 }
 
@@ -174,7 +175,7 @@ func (s *Store) insertPunchColumns(ctx context.Context, token string, c *punchCo
 	if c.len() == 0 {
 		return nil
 	}
-	return s.send(ctx, "punches", punchCols, token, columns{c.id, c.vendor.vals, c.layout.vals, c.site.vals, c.at, c.emp, c.name, c.cm, c.ch, c.mode.vals, c.rawMode, c.dev.vals, c.ok, c.file, c.line})
+	return s.send(ctx, "punches", punchCols, token, columns{c.id, c.vendor.vals, c.layout.vals, c.site.vals, c.at, c.emp, c.name, c.cm, c.ch, c.mode.vals, c.rawMode, c.dev.vals, c.ok, c.file.vals, c.line})
 }
 
 // InsertRejects inserts rs as one block deduplicated by token.
