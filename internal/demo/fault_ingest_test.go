@@ -98,13 +98,14 @@ func TestIngestKill9(t *testing.T) {
 		fmt.Fprintf(&srcs, "  - {name: %s, type: dir, path: %q, site: %s, after: %q, min_age: 1ms, poll_interval: 200ms}\n",
 			s.Name, filepath.Join(watched, s.Name), s.Name, "move:"+filepath.Join(done, s.Name))
 	}
-	// Small chunks, each waiting out a 10 ms batch timer: dozens of acknowledged
-	// writes per file taking a while, so kills land between them.
+	// Tiny chunks: a hundred and more acknowledged writes per file (each a
+	// round trip to the broker per partition), so files take a while and
+	// kills land between the writes.
 	cfg := filepath.Join(dir, "ingest.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s
 http: {listen: "off"}
 retry: 500ms
-kafka: {brokers: [%q], partitions: 6, chunk_size: 40, batch_timeout: 10ms}
+kafka: {brokers: [%q], partitions: 6, chunk_size: 6}
 sites:
   hq: {card_key_env: ATTND_CARD_KEY}
   factory: {card_key_env: ATTND_CARD_KEY}

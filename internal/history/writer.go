@@ -40,9 +40,11 @@ type WriterConfig struct {
 	// A topic's batch (all its partitions) is inserted when it holds
 	// BatchRows messages or BatchBytes of message keys and values, or when
 	// its first message is BatchInterval old (defaults 50,000, 32 MiB and
-	// 5 s), or as soon as the writer has caught up with the topics (its
-	// fetches returned nothing for two fetch waits, 1 s with the default
-	// interval); one insert runs while the next batch fills, so the writer holds
+	// 5 s), or as soon as the writer has caught up with the topics (every
+	// partition's last fetch reached its high watermark and the batch is a
+	// fetch wait old, 0.5 s with the default interval; or the fetches
+	// returned nothing for two fetch waits); one insert runs while the next
+	// batch fills, so the writer holds
 	// at most about two batches (decoded punches take about as much memory
 	// as their messages, plus the driver's copy of the batch being inserted).
 	BatchRows     int           `yaml:"batch_rows"`
@@ -291,6 +293,12 @@ func (w *Writer) add(pending map[string]*batch, m *kafka.Message) (*batch, error
 	return b, nil
 }
 
+// partitionKey names a topic partition.
+type partitionKey struct {
+	topic     string
+	partition int
+}
+
 // Run consumes until ctx is cancelled (then it inserts and commits what it
 // holds, returns nil) or a Kafka or ClickHouse error stops it.
 func (w *Writer) Run(ctx context.Context) error {
@@ -302,16 +310,28 @@ func (w *Writer) Run(ctx context.Context) error {
 		MaxWait: maxWait, MinBytes: 1 << 20, Buffer: 4096, StallTimeout: c.StallTimeout, Log: w.log,
 	})
 	defer r.Close()
-	msgs, fetchErr := r.Messages(), r.Errors()
+	batches, fetchErr := r.Batches(), r.Errors()
 
 	pending := map[string]*batch{}
 	// A partial batch waits for BatchInterval only while messages keep
-	// coming. Once the fetches have returned nothing for two fetch waits,
-	// the writer has caught up with the topics and waiting longer would only
-	// delay the rows (at the end of a backfill, the last batch waited out
-	// the whole interval).
+	// coming. Once the writer has caught up with the topics, waiting longer
+	// would only delay the rows (at the end of a backfill, the last batch
+	// waited out the whole interval). Caught up: every partition's last fetch
+	// reached the high watermark it reported, or nothing came for two fetch
+	// waits. A batch is at least maxWait old before it goes out early, so a
+	// trickle makes at most two inserts a second per table.
 	idle := 2 * maxWait
 	lastMsg := time.Now()
+	behind := map[partitionKey]bool{} // partitions whose last fetch ended below the high watermark
+	note := func(ms []kafka.Message) {
+		last := &ms[len(ms)-1]
+		k := partitionKey{last.Topic, last.Partition}
+		if last.Offset+1 < last.HighWaterMark {
+			behind[k] = true
+		} else {
+			delete(behind, k)
+		}
+	}
 	tickEvery := max(min(c.BatchInterval/4, idle/2), 5*time.Millisecond)
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
@@ -362,9 +382,11 @@ func (w *Writer) Run(ctx context.Context) error {
 	}
 	flushAll := func(onlyDue bool) error {
 		now := time.Now()
-		caughtUp := now.Sub(lastMsg) >= idle
+		idleLong := now.Sub(lastMsg) >= idle
+		atEnd := len(behind) == 0
 		for _, b := range pending {
-			if onlyDue && !caughtUp && now.Sub(b.started) < c.BatchInterval {
+			age := now.Sub(b.started)
+			if onlyDue && age < c.BatchInterval && !idleLong && !(atEnd && age >= maxWait) {
 				continue
 			}
 			if err := flush(b); err != nil {
@@ -386,18 +408,29 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	takeAll := func(ms []kafka.Message) error {
+		if len(ms) > 0 {
+			note(ms)
+		}
+		for i := range ms {
+			if err := take(&ms[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for {
 		select {
-		case m := <-msgs:
-			if err := take(&m); err != nil {
+		case ms := <-batches:
+			if err := takeAll(ms); err != nil {
 				return err
 			}
 			// What else is fetched already, without a full select each.
 		more:
-			for range 1024 {
+			for range 64 {
 				select {
-				case m := <-msgs:
-					if err := take(&m); err != nil {
+				case ms := <-batches:
+					if err := takeAll(ms); err != nil {
 						return err
 					}
 				default:
@@ -420,9 +453,11 @@ func (w *Writer) Run(ctx context.Context) error {
 			// Shutting down: store and commit what was fetched.
 			for drained := false; !drained; {
 				select {
-				case m := <-msgs:
-					if _, err := w.add(pending, &m); err != nil {
-						return err
+				case ms := <-batches:
+					for i := range ms {
+						if _, err := w.add(pending, &ms[i]); err != nil {
+							return err
+						}
 					}
 				default:
 					drained = true

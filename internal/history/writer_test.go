@@ -262,6 +262,57 @@ func TestWriterFlushesWhenCaughtUp(t *testing.T) {
 	}
 }
 
+// Punches that trickle in faster than the idle wait still reach the table
+// while they trickle: each fetch ends at the partition's high watermark, so
+// the writer knows it has caught up without waiting for a quiet second.
+func TestWriterFlushesWhileTrickling(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg, conn, st := openTest(t)
+	_, addr := kafkatest.Fake(t, 1, 1, []string{TopicPunches, TopicRejects, TopicUnmatched, TopicFiles})
+	ps := testPunches("hq", time.Date(2026, 3, 2, 8, 0, 0, 0, seoul), 40)
+	kw := &kafka.Writer{Addr: kafka.TCP(addr), Topic: TopicPunches, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer kw.Close()
+	w, err := NewWriter(st, WriterConfig{Brokers: []string{addr}, GroupID: "hist-" + cfg.Database, BatchInterval: time.Hour},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(rctx) }()
+	stored := uint64(0)
+	for i, m := range punchMessages(t, ps) { // one every 150 ms: never a quiet second
+		if err := kw.WriteMessages(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if i >= 20 {
+			stored = max(stored, count(t, conn, "SELECT count() FROM "+cfg.Database+".punches"))
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	if stored == 0 {
+		t.Fatalf("no row stored while %d punches trickled in over %d batches; they waited for a pause", len(ps), w.Stats().Batches)
+	}
+	for w.Stats().Rows < int64(len(ps)) {
+		select {
+		case err := <-done:
+			t.Fatalf("writer stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("%d of %d rows stored", w.Stats().Rows, len(ps))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, conn, "SELECT count() FROM "+cfg.Database+".punches FINAL"); n != uint64(len(ps)) {
+		t.Fatalf("%d rows, want %d", n, len(ps))
+	}
+}
+
 // punchMessages are ps as the ingest publishes them: key, JSON value, no
 // headers.
 func punchMessages(t testing.TB, ps []attendance.Punch) []kafka.Message {

@@ -374,26 +374,34 @@ func (p *Pusher) Run(ctx context.Context, dialer *kafka.Dialer, transport *kafka
 		Buffer: c.BatchRows, StallTimeout: c.Kafka.StallTimeout, Log: p.log,
 	})
 	defer r.Close()
-	msgs, fetchErr := r.Messages(), r.Errors()
+	fetched, fetchErr := r.Batches(), r.Errors()
 
 	p.log.InfoContext(ctx, "pusher started", "group", c.GroupID, "topic", c.Kafka.Topics.Punches, "brokers", c.Kafka.Brokers)
+	var carry []kafka.Message // fetched beyond the last batch's BatchRows
 	for {
-		var batch []kafka.Message
-		select {
-		case m := <-msgs:
-			batch = append(batch, m)
-		case err := <-fetchErr:
-			if ctx.Err() != nil {
-				return nil
+		if len(carry) == 0 {
+			select {
+			case carry = <-fetched:
+			case err := <-fetchErr:
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("fetch punches: %w", err)
 			}
-			return fmt.Errorf("fetch punches: %w", err)
 		}
+		var batch []kafka.Message
+		take := func(ms []kafka.Message) []kafka.Message {
+			n := min(len(ms), c.BatchRows-len(batch))
+			batch = append(batch, ms[:n]...)
+			return ms[n:]
+		}
+		carry = take(carry)
 		deadline := time.NewTimer(c.BatchInterval)
 	fill:
 		for len(batch) < c.BatchRows {
 			select {
-			case m := <-msgs:
-				batch = append(batch, m)
+			case ms := <-fetched:
+				carry = take(ms)
 			case <-deadline.C:
 				break fill
 			case <-ctx.Done():
