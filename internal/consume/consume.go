@@ -1,40 +1,30 @@
 // Package consume is the consumer-group reader shared by the pusher and the
-// history writer: kafka-go's ConsumerGroup for membership, assignments and
-// commits, and one fetch loop per assigned partition (kafka-go's
-// Client.Fetch) that hands over each fetch's messages as one slice.
+// history writer: kafka-go's group Reader, fetched in the background, with
+// explicit commits and a stall watchdog.
 //
 // Guarantee: at-least-once. Offsets move only through Commit, which the
-// caller calls after a batch's effects are durable; a crash, restart or
-// rebalance re-delivers from the last commit.
-//
-// Why not kafka-go's Reader: it decodes every message into fresh
-// allocations and passes each through two channels (its own and the one
-// the caller needs for select), about a third of the pusher's CPU in the
-// 10 M backfill (docs/benchmarks.md). Here a fetch's keys and values are
-// copied into one buffer and the caller receives one slice per fetch.
+// caller calls after a batch's effects are durable; a crash or restart
+// re-delivers from the last commit.
 //
 // Why a watchdog: after a broker outage or many dead group members, a
-// consumer can stop fetching without returning an error (kafka-go's Reader
-// did, segmentio/kafka-go#387, #955). When the reader has nothing in flight,
-// has fetched nothing for StallTimeout and the group still has lag whose
-// committed offsets did not move meanwhile (on the partitions this reader
-// has fetched from, once it has fetched any), Errors reports ErrStalled and
-// the caller restarts with a new reader (a new group member).
+// kafka-go group reader can stop fetching without returning an error
+// (segmentio/kafka-go#387, #955). When the reader has nothing in flight, has
+// fetched nothing for StallTimeout and the group still has lag whose
+// committed offsets did not move meanwhile (on the partitions this reader has
+// fetched from, once it has fetched any), Errors reports ErrStalled and the
+// caller restarts with a new reader (a new group member).
 package consume
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/attendance-pipeline/attnd/internal/obs"
 )
@@ -50,36 +40,29 @@ type Config struct {
 	Brokers   []string
 	GroupID   string
 	Topics    []string
-	Dialer    *kafka.Dialer    // SASL/TLS for the group coordinator; nil dials plain TCP
-	Transport *kafka.Transport // SASL/TLS for fetches and lag queries; nil uses kafka.DefaultTransport
+	Dialer    *kafka.Dialer    // SASL/TLS for the reader; nil dials plain TCP
+	Transport *kafka.Transport // SASL/TLS for the lag queries; nil uses kafka.DefaultTransport
 	MaxWait   time.Duration    // longest a fetch waits for data
 	// MinBytes is how much data a fetch waits for (up to MaxWait) before
 	// the broker answers; default 1 (answer as soon as there is any). A
 	// consumer that batches anyway fetches fewer, larger chunks with more.
 	MinBytes int
-	// Buffer is about how many fetched messages are held ahead of the
-	// caller (in whole fetches); default 1024.
-	Buffer int
+	Buffer   int // fetched messages held ahead of the caller
 	// StallTimeout: see the package doc; default DefaultStallTimeout,
 	// negative disables the watchdog.
 	StallTimeout time.Duration
 	Log          *slog.Logger
 }
 
-// maxFetchBytes bounds one partition's fetch (lz4-compressed punches: about
-// 9,000 messages), and so the memory a fetch loop holds.
-const maxFetchBytes = 1 << 20
-
 // Reader is a started group reader.
 type Reader struct {
-	cfg     Config
-	group   *kafka.ConsumerGroup
-	client  *kafka.Client
-	batches chan []kafka.Message
-	errs    chan error
-	cancel  context.CancelFunc
-	done    chan struct{}
-	gen     atomic.Pointer[kafka.Generation] // the current one; commits go through it
+	cfg    Config
+	r      *kafka.Reader
+	client *kafka.Client
+	msgs   chan kafka.Message
+	errs   chan error
+	cancel context.CancelFunc
+	done   chan struct{}
 
 	// nFetched counts fetched messages; the watchdog notes when it last
 	// changed (no clock read per message).
@@ -107,229 +90,86 @@ func Start(ctx context.Context, cfg Config) *Reader {
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 1024
 	}
+	rc := kafka.ReaderConfig{
+		Brokers:     cfg.Brokers,
+		GroupID:     cfg.GroupID,
+		Dialer:      cfg.Dialer,
+		StartOffset: kafka.FirstOffset,
+		MinBytes:    max(cfg.MinBytes, 1),
+		MaxBytes:    16 << 20,
+		MaxWait:     cfg.MaxWait,
+		// A killed member is evicted after SessionTimeout; kafka-go's 30s
+		// default keeps its partitions idle that long after every crash.
+		SessionTimeout:   10 * time.Second,
+		RebalanceTimeout: 10 * time.Second,
+		CommitInterval:   0, // synchronous: Commit returns after the broker stored the offsets
+		Logger:           kafka.LoggerFunc(obs.Printf(cfg.Log, slog.LevelDebug, "kafka")),
+		ErrorLogger:      kafka.LoggerFunc(obs.Printf(cfg.Log, slog.LevelWarn, "kafka")),
+	}
+	if len(cfg.Topics) == 1 {
+		rc.Topic = cfg.Topics[0]
+	} else {
+		rc.GroupTopics = cfg.Topics
+	}
 	var tr kafka.RoundTripper = kafka.DefaultTransport
 	if cfg.Transport != nil {
 		tr = cfg.Transport
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	c := &Reader{
-		cfg: cfg,
-		// The fetch loops' requests wait up to MaxWait at the broker; the
-		// client's timeout bounds a whole round trip.
-		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10*time.Second + cfg.MaxWait},
-		batches:   make(chan []kafka.Message, max(cfg.Buffer/1024, 1)),
+		cfg:       cfg,
+		r:         kafka.NewReader(rc),
+		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second},
+		msgs:      make(chan kafka.Message, cfg.Buffer),
 		errs:      make(chan error, 2),
 		cancel:    cancel,
 		done:      make(chan struct{}),
 		fetched:   map[tp]*atomic.Int64{},
 		committed: map[tp]int64{},
 	}
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:          cfg.GroupID,
-		Brokers:     cfg.Brokers,
-		Dialer:      cfg.Dialer,
-		Topics:      cfg.Topics,
-		StartOffset: kafka.FirstOffset,
-		// A killed member is evicted after SessionTimeout; kafka-go's 30s
-		// default keeps its partitions idle that long after every crash.
-		SessionTimeout:   10 * time.Second,
-		RebalanceTimeout: 10 * time.Second,
-		JoinGroupBackoff: time.Second,
-		Logger:           kafka.LoggerFunc(obs.Printf(cfg.Log, slog.LevelDebug, "kafka")),
-		ErrorLogger:      kafka.LoggerFunc(obs.Printf(cfg.Log, slog.LevelWarn, "kafka")),
-	})
-	if err != nil {
-		c.report(fmt.Errorf("consumer group %s: %w", cfg.GroupID, err))
-		close(c.done)
-		return c
-	}
-	c.group = group
-	go c.run(ctx)
+	go c.fetch(ctx)
 	if cfg.StallTimeout > 0 {
 		go c.watch(ctx)
 	}
 	return c
 }
 
-// Batches delivers fetched messages: each slice is one fetch of one
-// partition, in offset order. The slices and the bytes of their messages
-// are the caller's.
-func (c *Reader) Batches() <-chan []kafka.Message { return c.batches }
+// Messages delivers fetched messages in partition order.
+func (c *Reader) Messages() <-chan kafka.Message { return c.msgs }
 
 // Errors delivers the error that stopped fetching (ctx's error on shutdown)
 // or ErrStalled.
 func (c *Reader) Errors() <-chan error { return c.errs }
 
-// run follows the group's generations: each one's partitions get a fetch
-// loop that ends with the generation.
-func (c *Reader) run(ctx context.Context) {
+func (c *Reader) fetch(ctx context.Context) {
 	defer close(c.done)
+	var at tp
+	var next *atomic.Int64
 	for {
-		gen, err := c.group.Next(ctx)
-		switch {
-		case ctx.Err() != nil:
-			c.report(ctx.Err())
-			return
-		case errors.Is(err, kafka.ErrGroupClosed):
+		m, err := c.r.FetchMessage(ctx)
+		if err != nil {
 			c.report(err)
 			return
-		case err != nil:
-			c.cfg.Log.WarnContext(ctx, "joining the consumer group failed; retrying", "group", c.cfg.GroupID, obs.KeyError, err.Error())
-			if !sleep(ctx, time.Second) {
-				c.report(ctx.Err())
-				return
-			}
-			continue
 		}
-		c.gen.Store(gen)
-		for topic, parts := range gen.Assignments {
-			for _, p := range parts {
-				gen.Start(func(ctx context.Context) { c.fetchLoop(ctx, topic, p.ID, p.Offset) })
+		// Messages come in runs of one partition: the map (and its lock)
+		// is consulted only when the partition changes.
+		if k := (tp{m.Topic, m.Partition}); next == nil || k != at {
+			c.mu.Lock()
+			if next = c.fetched[k]; next == nil {
+				next = new(atomic.Int64)
+				c.fetched[k] = next
 			}
+			c.mu.Unlock()
+			at = k
 		}
-	}
-}
-
-// fetchLoop fetches one partition from offset until ctx (its generation)
-// ends, handing each fetch's messages over as one slice.
-func (c *Reader) fetchLoop(ctx context.Context, topic string, partition int, offset int64) {
-	k := tp{topic, partition}
-	c.mu.Lock()
-	next := c.fetched[k]
-	if next == nil {
-		next = new(atomic.Int64)
-		c.fetched[k] = next
-	}
-	c.mu.Unlock()
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		msgs, err := c.fetchOnce(ctx, topic, partition, offset)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if errors.Is(err, kafka.OffsetOutOfRange) {
-				// Retention removed the next message (or the log was cut
-				// short): start again from the oldest one kept.
-				c.cfg.Log.WarnContext(ctx, "offset out of range; reading from the partition's first offset", "topic", topic, "partition", partition, "offset", offset)
-				offset = kafka.FirstOffset
-				continue
-			}
-			c.cfg.Log.WarnContext(ctx, "fetch failed; retrying", "topic", topic, "partition", partition, "offset", offset, "in", backoff.String(), obs.KeyError, err.Error())
-			if !sleep(ctx, backoff) {
-				return
-			}
-			backoff = min(backoff*2, 5*time.Second)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		if len(msgs) == 0 {
-			continue
-		}
-		offset = msgs[len(msgs)-1].Offset + 1
-		next.Store(offset)
-		c.nFetched.Add(int64(len(msgs)))
+		next.Store(m.Offset + 1)
+		c.nFetched.Add(1)
 		select {
-		case c.batches <- msgs:
+		case c.msgs <- m:
 		case <-ctx.Done():
+			c.report(ctx.Err())
 			return
 		}
-	}
-}
-
-// fetchOnce makes one fetch and copies its messages from offset on (a
-// compressed batch can start before it) into one buffer.
-func (c *Reader) fetchOnce(ctx context.Context, topic string, partition int, offset int64) ([]kafka.Message, error) {
-	res, err := c.client.Fetch(ctx, &kafka.FetchRequest{
-		Topic: topic, Partition: partition, Offset: offset,
-		MinBytes: int64(max(c.cfg.MinBytes, 1)), MaxBytes: maxFetchBytes, MaxWait: c.cfg.MaxWait,
-	})
-	if err == nil {
-		err = res.Error
-	}
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s/%d at %d: %w", topic, partition, offset, err)
-	}
-	var (
-		msgs []kafka.Message
-		buf  []byte // the messages' bytes, in chunks: a full chunk stays with the messages on it
-	)
-	for {
-		r, err := res.Records.ReadRecord()
-		if errors.Is(err, io.EOF) {
-			return msgs, nil
-		}
-		if err != nil {
-			return msgs, fmt.Errorf("read %s/%d after %d: %w", topic, partition, offset, err)
-		}
-		if r.Offset < offset {
-			closeBytes(r.Key, r.Value)
-			continue
-		}
-		if need := bytesLen(r.Key) + bytesLen(r.Value); cap(buf)-len(buf) < need {
-			buf = make([]byte, 0, max(need, arenaChunk))
-		}
-		m := kafka.Message{Topic: topic, Partition: partition, Offset: r.Offset, HighWaterMark: res.HighWatermark, Time: r.Time}
-		if m.Key, buf, err = appendBytes(buf, r.Key); err == nil {
-			m.Value, buf, err = appendBytes(buf, r.Value)
-		}
-		closeBytes(r.Key, r.Value)
-		if err != nil {
-			return msgs, fmt.Errorf("read %s/%d at %d: %w", topic, partition, r.Offset, err)
-		}
-		if len(r.Headers) > 0 {
-			m.Headers = make([]kafka.Header, len(r.Headers)) // r.Headers is reused by the next record
-			for i, h := range r.Headers {
-				m.Headers[i] = kafka.Header{Key: h.Key, Value: slices.Clone(h.Value)}
-			}
-		}
-		msgs = append(msgs, m)
-	}
-}
-
-// arenaChunk is the size of the blocks a fetch's keys and values are copied
-// into: a few allocations per fetch, none per message.
-const arenaChunk = 256 << 10
-
-func bytesLen(b protocol.Bytes) int {
-	if b == nil {
-		return 0
-	}
-	return b.Len()
-}
-
-// appendBytes reads b (nil: a null key or value) onto buf and returns the
-// bytes read, or nil.
-func appendBytes(buf []byte, b protocol.Bytes) ([]byte, []byte, error) {
-	if b == nil {
-		return nil, buf, nil
-	}
-	n := b.Len()
-	start := len(buf)
-	buf = slices.Grow(buf, n)[:start+n] // room is there: the caller made it
-	if _, err := io.ReadFull(b, buf[start:]); err != nil {
-		return nil, buf[:start], err
-	}
-	return buf[start : start+n : start+n], buf, nil
-}
-
-func closeBytes(bs ...protocol.Bytes) {
-	for _, b := range bs {
-		if b != nil {
-			b.Close()
-		}
-	}
-}
-
-// sleep waits d or until ctx ends; false if ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
@@ -340,44 +180,16 @@ func (c *Reader) report(err error) {
 	}
 }
 
-// Commit stores the offsets of msgs (the last one per partition is enough)
-// through the current generation. During a rebalance it fails; the messages
-// are then re-delivered to whichever member gets their partitions.
+// Commit stores the offsets of msgs (the last one per partition is enough).
 func (c *Reader) Commit(ctx context.Context, msgs ...kafka.Message) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	gen := c.gen.Load()
-	if gen == nil {
-		return fmt.Errorf("commit for group %s: not a member yet", c.cfg.GroupID)
-	}
-	offsets := map[string]map[int]int64{}
-	for _, m := range msgs {
-		ps := offsets[m.Topic]
-		if ps == nil {
-			ps = map[int]int64{}
-			offsets[m.Topic] = ps
-		}
-		ps[m.Partition] = max(ps[m.Partition], m.Offset+1)
-	}
-	// kafka-go's CommitOffsets takes no context; the coordinator
-	// connection's own timeouts bound it.
-	done := make(chan error, 1)
-	go func() { done <- gen.CommitOffsets(offsets) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("commit for group %s: %w", c.cfg.GroupID, err)
-		}
-	case <-ctx.Done():
-		return fmt.Errorf("commit for group %s: %w", c.cfg.GroupID, ctx.Err())
+	if err := c.r.CommitMessages(ctx, msgs...); err != nil {
+		return err
 	}
 	c.mu.Lock()
-	for t, ps := range offsets {
-		for p, off := range ps {
-			if k := (tp{t, p}); off > c.committed[k] {
-				c.committed[k] = off
-			}
+	for _, m := range msgs {
+		k := tp{m.Topic, m.Partition}
+		if m.Offset+1 > c.committed[k] {
+			c.committed[k] = m.Offset + 1
 		}
 	}
 	c.mu.Unlock()
@@ -565,18 +377,14 @@ func (c *Reader) Close() error {
 	c.cancel()
 	done := make(chan error, 1)
 	go func() {
-		var err error
-		if c.group != nil {
-			err = c.group.Close()
-		}
 		<-c.done
-		done <- err
+		done <- c.r.Close()
 	}()
 	select {
 	case err := <-done:
 		return err
 	case <-time.After(15 * time.Second):
-		c.cfg.Log.Warn("kafka consumer group did not close in 15s; abandoned", "group", c.cfg.GroupID)
+		c.cfg.Log.Warn("kafka reader did not close in 15s; abandoned", "group", c.cfg.GroupID)
 		return nil
 	}
 }

@@ -41,36 +41,13 @@ func testLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
-// flat delivers r's messages one by one, as the tests read them.
-func flat(ctx context.Context, r *Reader) <-chan kafka.Message {
-	out := make(chan kafka.Message)
-	go func() {
-		for {
-			select {
-			case b := <-r.Batches():
-				for _, m := range b {
-					select {
-					case out <- m:
-					case <-ctx.Done():
-						return
-					}
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out
-}
-
 // readAll reads n messages, committing each, and fails on any reader error.
 func readAll(t *testing.T, ctx context.Context, r *Reader, n int) map[string]bool {
 	t.Helper()
 	seen := map[string]bool{}
-	msgs := flat(ctx, r)
 	for len(seen) < n {
 		select {
-		case m := <-msgs:
+		case m := <-r.Messages():
 			seen[string(m.Value)] = true
 			if err := r.Commit(ctx, m); err != nil {
 				t.Fatal(err)
@@ -105,8 +82,8 @@ func TestStallWatchdog(t *testing.T) {
 
 	r := Start(ctx, cfg)
 	select {
-	case b := <-r.Batches():
-		t.Fatalf("fetched %q through a swallowed fetch", b[0].Value)
+	case m := <-r.Messages():
+		t.Fatalf("fetched %q through a swallowed fetch", m.Value)
 	case err := <-r.Errors():
 		if !errors.Is(err, ErrStalled) {
 			t.Fatalf("want ErrStalled, got %v", err)
@@ -128,8 +105,8 @@ func TestStallWatchdog(t *testing.T) {
 	select { // caught up: idle is fine
 	case err := <-r.Errors():
 		t.Fatalf("idle reader without lag reported %v", err)
-	case b := <-r.Batches():
-		t.Fatalf("unexpected message %q", b[0].Value)
+	case m := <-r.Messages():
+		t.Fatalf("unexpected message %q", m.Value)
 	case <-time.After(3 * cfg.StallTimeout):
 	}
 	r.Close()
@@ -146,8 +123,8 @@ func TestInFlightIsNotAStall(t *testing.T) {
 	var held []kafka.Message
 	for len(held) < n {
 		select {
-		case b := <-r.Batches():
-			held = append(held, b...)
+		case m := <-r.Messages():
+			held = append(held, m)
 		case err := <-r.Errors():
 			t.Fatal(err)
 		case <-ctx.Done():
@@ -181,10 +158,9 @@ func TestResumeFromCommit(t *testing.T) {
 	defer cancel()
 	cfg := Config{Brokers: addrs, GroupID: "g3", Topics: []string{topic}, MaxWait: 100 * time.Millisecond, StallTimeout: -1, Log: testLog()}
 	r := Start(ctx, cfg)
-	msgs := flat(ctx, r)
 	var got int
 	for got < n {
-		m := <-msgs
+		m := <-r.Messages()
 		got++
 		if m.Partition == 0 { // commit partition 0 only
 			if err := r.Commit(ctx, m); err != nil {
@@ -207,10 +183,9 @@ func TestResumeFromCommit(t *testing.T) {
 	}
 	r = Start(ctx, cfg)
 	defer r.Close()
-	msgs = flat(ctx, r)
 	for i := int64(0); i < want; i++ {
 		select {
-		case m := <-msgs:
+		case m := <-r.Messages():
 			if m.Partition == 0 {
 				t.Fatalf("partition 0 re-delivered offset %d after its commit", m.Offset)
 			}
@@ -239,17 +214,16 @@ func TestOtherMembersLagIsNotAStall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgsA, msgsB := flat(ctx, a), flat(ctx, b)
 	var gotA, gotB int
 	deadline := time.After(6 * cfg.StallTimeout)
 	for done := false; !done; {
 		select {
-		case m := <-msgsA:
+		case m := <-a.Messages():
 			gotA++
 			if err := a.Commit(ctx, m); err != nil {
 				t.Fatal(err)
 			}
-		case <-msgsB: // held, never committed
+		case <-b.Messages(): // held, never committed
 			gotB++
 		case err := <-a.Errors():
 			t.Fatalf("idle member reported %v (it had %d messages, the busy one %d)", err, gotA, gotB)

@@ -310,23 +310,31 @@ func (w *Writer) Run(ctx context.Context) error {
 		MaxWait: maxWait, MinBytes: 1 << 20, Buffer: 4096, StallTimeout: c.StallTimeout, Log: w.log,
 	})
 	defer r.Close()
-	batches, fetchErr := r.Batches(), r.Errors()
+	msgs, fetchErr := r.Messages(), r.Errors()
 
 	pending := map[string]*batch{}
 	// A partial batch waits for BatchInterval only while messages keep
 	// coming. Once the writer has caught up with the topics, waiting longer
 	// would only delay the rows (at the end of a backfill, the last batch
-	// waited out the whole interval). Caught up: every partition's last fetch
-	// reached the high watermark it reported, or nothing came for two fetch
-	// waits. A batch is at least maxWait old before it goes out early, so a
+	// waited out the whole interval). Caught up: every partition's last
+	// message was the last one below the high watermark its fetch reported,
+	// or nothing came for two fetch waits. A batch is at least maxWait old before it goes out early, so a
 	// trickle makes at most two inserts a second per table.
 	idle := 2 * maxWait
 	lastMsg := time.Now()
-	behind := map[partitionKey]bool{} // partitions whose last fetch ended below the high watermark
-	note := func(ms []kafka.Message) {
-		last := &ms[len(ms)-1]
-		k := partitionKey{last.Topic, last.Partition}
-		if last.Offset+1 < last.HighWaterMark {
+	behind := map[partitionKey]bool{} // partitions whose last message is below its fetch's high watermark
+	var (
+		noted    bool // at and atBehind hold the last message's partition and state
+		at       partitionKey
+		atBehind bool
+	)
+	note := func(m *kafka.Message) {
+		k, b := partitionKey{m.Topic, m.Partition}, m.Offset+1 < m.HighWaterMark
+		if noted && k == at && b == atBehind {
+			return // messages come in runs of one partition
+		}
+		noted, at, atBehind = true, k, b
+		if b {
 			behind[k] = true
 		} else {
 			delete(behind, k)
@@ -399,6 +407,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	w.log.InfoContext(ctx, "history writer started", "group", c.GroupID, "brokers", c.Brokers,
 		"batch_rows", c.BatchRows, "batch_bytes", c.BatchBytes, "batch_interval", c.BatchInterval)
 	take := func(m *kafka.Message) error {
+		note(m)
 		b, err := w.add(pending, m)
 		if err != nil {
 			return err
@@ -408,29 +417,18 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		return nil
 	}
-	takeAll := func(ms []kafka.Message) error {
-		if len(ms) > 0 {
-			note(ms)
-		}
-		for i := range ms {
-			if err := take(&ms[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for {
 		select {
-		case ms := <-batches:
-			if err := takeAll(ms); err != nil {
+		case m := <-msgs:
+			if err := take(&m); err != nil {
 				return err
 			}
 			// What else is fetched already, without a full select each.
 		more:
-			for range 64 {
+			for range 1024 {
 				select {
-				case ms := <-batches:
-					if err := takeAll(ms); err != nil {
+				case m := <-msgs:
+					if err := take(&m); err != nil {
 						return err
 					}
 				default:
@@ -453,11 +451,9 @@ func (w *Writer) Run(ctx context.Context) error {
 			// Shutting down: store and commit what was fetched.
 			for drained := false; !drained; {
 				select {
-				case ms := <-batches:
-					for i := range ms {
-						if _, err := w.add(pending, &ms[i]); err != nil {
-							return err
-						}
+				case m := <-msgs:
+					if _, err := w.add(pending, &m); err != nil {
+						return err
 					}
 				default:
 					drained = true

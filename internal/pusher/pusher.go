@@ -374,34 +374,26 @@ func (p *Pusher) Run(ctx context.Context, dialer *kafka.Dialer, transport *kafka
 		Buffer: c.BatchRows, StallTimeout: c.Kafka.StallTimeout, Log: p.log,
 	})
 	defer r.Close()
-	fetched, fetchErr := r.Batches(), r.Errors()
+	msgs, fetchErr := r.Messages(), r.Errors()
 
 	p.log.InfoContext(ctx, "pusher started", "group", c.GroupID, "topic", c.Kafka.Topics.Punches, "brokers", c.Kafka.Brokers)
-	var carry []kafka.Message // fetched beyond the last batch's BatchRows
 	for {
-		if len(carry) == 0 {
-			select {
-			case carry = <-fetched:
-			case err := <-fetchErr:
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("fetch punches: %w", err)
-			}
-		}
 		var batch []kafka.Message
-		take := func(ms []kafka.Message) []kafka.Message {
-			n := min(len(ms), c.BatchRows-len(batch))
-			batch = append(batch, ms[:n]...)
-			return ms[n:]
+		select {
+		case m := <-msgs:
+			batch = append(batch, m)
+		case err := <-fetchErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("fetch punches: %w", err)
 		}
-		carry = take(carry)
 		deadline := time.NewTimer(c.BatchInterval)
 	fill:
 		for len(batch) < c.BatchRows {
 			select {
-			case ms := <-fetched:
-				carry = take(ms)
+			case m := <-msgs:
+				batch = append(batch, m)
 			case <-deadline.C:
 				break fill
 			case <-ctx.Done():
