@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/attendance-pipeline/attnd/internal/attendance"
@@ -204,62 +205,88 @@ func TestBatchToken(t *testing.T) {
 	}
 }
 
+// hourRig is a history writer whose batch interval (an hour) never runs
+// out during a test, the engine behind it, and a kafka-go Writer for its
+// punches topic on a fresh kfake.
+type hourRig struct {
+	db   string
+	conn driver.Conn
+	w    *Writer
+	kw   *kafka.Writer
+	done chan error
+	stop context.CancelFunc
+}
+
+func newHourRig(t *testing.T, partitions int32) *hourRig {
+	t.Helper()
+	cfg, conn, st := openTest(t)
+	_, addr := kafkatest.Fake(t, 1, partitions, []string{TopicPunches, TopicRejects, TopicUnmatched, TopicFiles})
+	kw := &kafka.Writer{Addr: kafka.TCP(addr), Topic: TopicPunches, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	t.Cleanup(func() { kw.Close() })
+	w, err := NewWriter(st, WriterConfig{Brokers: []string{addr}, GroupID: "hist-" + cfg.Database, BatchInterval: time.Hour},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &hourRig{db: cfg.Database, conn: conn, w: w, kw: kw, done: make(chan error, 1)}
+}
+
+func (r *hourRig) publish(t *testing.T, ctx context.Context, ps []attendance.Punch) {
+	t.Helper()
+	if err := r.kw.WriteMessages(ctx, punchMessages(t, ps)...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *hourRig) run(ctx context.Context) {
+	rctx, stop := context.WithCancel(ctx)
+	r.stop = stop
+	go func() { r.done <- r.w.Run(rctx) }()
+}
+
+// waitRows waits until the writer has stored n rows.
+func (r *hourRig) waitRows(t *testing.T, ctx context.Context, n int64) {
+	t.Helper()
+	for r.w.Stats().Rows < n {
+		select {
+		case err := <-r.done:
+			t.Fatalf("writer stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("%d of %d rows stored while caught up; the partial batch was not inserted", r.w.Stats().Rows, n)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// finish stops the writer and checks that the table holds want rows.
+func (r *hourRig) finish(t *testing.T, want uint64) {
+	t.Helper()
+	r.stop()
+	if err := <-r.done; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, r.conn, "SELECT count() FROM "+r.db+".punches FINAL"); n != want {
+		t.Fatalf("%d rows, want %d", n, want)
+	}
+}
+
 // TestWriterFlushesWhenCaughtUp: a partial batch is inserted once the writer
 // has read everything there is, not when its batch interval (here an hour)
 // runs out, and so is the next one.
 func TestWriterFlushesWhenCaughtUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg, conn, st := openTest(t)
-	_, addr := kafkatest.Fake(t, 1, 3, []string{TopicPunches, TopicRejects, TopicUnmatched, TopicFiles})
+	r := newHourRig(t, 3)
 	ps := testPunches("hq", time.Date(2026, 3, 2, 8, 0, 0, 0, seoul), 300)
-	kw := &kafka.Writer{Addr: kafka.TCP(addr), Topic: TopicPunches, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer kw.Close()
-	publish := func(ps []attendance.Punch) {
-		t.Helper()
-		if err := kw.WriteMessages(ctx, punchMessages(t, ps)...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	publish(ps[:200])
-	w, err := NewWriter(st, WriterConfig{Brokers: []string{addr}, GroupID: "hist-" + cfg.Database, BatchInterval: time.Hour},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(rctx) }()
-	tbl := cfg.Database + ".punches"
-	for n := uint64(0); n < 200; n = count(t, conn, "SELECT count() FROM "+tbl) {
-		select {
-		case err := <-done:
-			t.Fatalf("writer stopped: %v", err)
-		case <-ctx.Done():
-			t.Fatalf("%d of 200 rows stored while caught up; the partial batch was not inserted", n)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	if s := w.Stats(); s.Batches != 1 || s.Rows != 200 {
+	r.publish(t, ctx, ps[:200])
+	r.run(ctx)
+	r.waitRows(t, ctx, 200)
+	if s := r.w.Stats(); s.Batches != 1 || s.Rows != 200 {
 		t.Fatalf("stats %+v: want the 200 rows in one batch", s)
 	}
-	publish(ps[200:])
-	for w.Stats().Rows < 300 {
-		select {
-		case err := <-done:
-			t.Fatalf("writer stopped: %v", err)
-		case <-ctx.Done():
-			t.Fatalf("%d of 300 rows stored", w.Stats().Rows)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, conn, "SELECT count() FROM "+tbl+" FINAL"); n != 300 {
-		t.Fatalf("%d rows, want 300", n)
-	}
+	r.publish(t, ctx, ps[200:])
+	r.waitRows(t, ctx, 300)
+	r.finish(t, 300)
 }
 
 // Punches that trickle in faster than the idle wait still reach the table
@@ -268,49 +295,22 @@ func TestWriterFlushesWhenCaughtUp(t *testing.T) {
 func TestWriterFlushesWhileTrickling(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg, conn, st := openTest(t)
-	_, addr := kafkatest.Fake(t, 1, 1, []string{TopicPunches, TopicRejects, TopicUnmatched, TopicFiles})
+	r := newHourRig(t, 1)
 	ps := testPunches("hq", time.Date(2026, 3, 2, 8, 0, 0, 0, seoul), 40)
-	kw := &kafka.Writer{Addr: kafka.TCP(addr), Topic: TopicPunches, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer kw.Close()
-	w, err := NewWriter(st, WriterConfig{Brokers: []string{addr}, GroupID: "hist-" + cfg.Database, BatchInterval: time.Hour},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- w.Run(rctx) }()
+	r.run(ctx)
 	stored := uint64(0)
-	for i, m := range punchMessages(t, ps) { // one every 150 ms: never a quiet second
-		if err := kw.WriteMessages(ctx, m); err != nil {
-			t.Fatal(err)
-		}
+	for i := range ps { // one every 150 ms: never a quiet second
+		r.publish(t, ctx, ps[i:i+1])
 		if i >= 20 {
-			stored = max(stored, count(t, conn, "SELECT count() FROM "+cfg.Database+".punches"))
+			stored = max(stored, count(t, r.conn, "SELECT count() FROM "+r.db+".punches"))
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
 	if stored == 0 {
-		t.Fatalf("no row stored while %d punches trickled in over %d batches; they waited for a pause", len(ps), w.Stats().Batches)
+		t.Fatalf("no row stored while %d punches trickled in over %d batches; they waited for a pause", len(ps), r.w.Stats().Batches)
 	}
-	for w.Stats().Rows < int64(len(ps)) {
-		select {
-		case err := <-done:
-			t.Fatalf("writer stopped: %v", err)
-		case <-ctx.Done():
-			t.Fatalf("%d of %d rows stored", w.Stats().Rows, len(ps))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, conn, "SELECT count() FROM "+cfg.Database+".punches FINAL"); n != uint64(len(ps)) {
-		t.Fatalf("%d rows, want %d", n, len(ps))
-	}
+	r.waitRows(t, ctx, int64(len(ps)))
+	r.finish(t, uint64(len(ps)))
 }
 
 // punchMessages are ps as the ingest publishes them: key, JSON value, no
