@@ -45,6 +45,10 @@ func do(t *testing.T, method, u string, body io.Reader, hdr map[string]string) a
 func TestPlainHTTP(t *testing.T) {
 	base := chtest.URL(t)
 	db := chtest.Database(t)
+	// Spool files go to a directory of this test's own: other packages'
+	// tests insert through their own fronts at the same time, and a killed
+	// process can leave files in the shared temporary directory.
+	t.Setenv("TMPDIR", t.TempDir())
 
 	if a := do(t, "GET", base+"/ping", nil, nil); a.status != 200 || a.body != "Ok.\n" {
 		t.Fatalf("/ping: %d %q", a.status, a.body)
