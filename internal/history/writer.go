@@ -44,9 +44,9 @@ type WriterConfig struct {
 	// partition's last fetch reached its high watermark and the batch is a
 	// fetch wait old, 0.5 s with the default interval; or the fetches
 	// returned nothing for two fetch waits); one insert runs while the next
-	// batch fills, so the writer holds
-	// at most about two batches (decoded punches take about as much memory
-	// as their messages, plus the driver's copy of the batch being inserted).
+	// batch fills, so the writer holds at most about two batches (decoded
+	// punches take about as much memory as their messages, plus the
+	// driver's copy of the batch being inserted).
 	BatchRows     int           `yaml:"batch_rows"`
 	BatchBytes    int           `yaml:"batch_bytes"`
 	BatchInterval time.Duration `yaml:"batch_interval"`
@@ -318,22 +318,22 @@ func (w *Writer) Run(ctx context.Context) error {
 	// would only delay the rows (at the end of a backfill, the last batch
 	// waited out the whole interval). Caught up: every partition's last
 	// message was the last one below the high watermark its fetch reported,
-	// or nothing came for two fetch waits. A batch is at least maxWait old before it goes out early, so a
-	// trickle makes at most two inserts a second per table.
+	// or nothing came for two fetch waits. A batch is at least maxWait old
+	// before it goes out early, so a trickle makes at most two inserts a
+	// second per table.
 	idle := 2 * maxWait
 	lastMsg := time.Now()
 	behind := map[partitionKey]bool{} // partitions whose last message is below its fetch's high watermark
 	var (
-		noted    bool // at and atBehind hold the last message's partition and state
-		at       partitionKey
+		at       partitionKey // the last message's partition (no topic before the first)
 		atBehind bool
 	)
 	note := func(m *kafka.Message) {
 		k, b := partitionKey{m.Topic, m.Partition}, m.Offset+1 < m.HighWaterMark
-		if noted && k == at && b == atBehind {
+		if k == at && b == atBehind {
 			return // messages come in runs of one partition
 		}
-		noted, at, atBehind = true, k, b
+		at, atBehind = k, b
 		if b {
 			behind[k] = true
 		} else {

@@ -11,8 +11,9 @@ import (
 	"github.com/segmentio/kafka-go/compress/zstd"
 )
 
-// kafka-go compresses every record batch with lz4 (the default
-// compression) through the codec in compress.Codecs. Its codec writes LZ4
+// Record batches are compressed through the codecs in compress.Codecs: the
+// ingest's own (produce.go) and those of kafka-go's Writers (the pusher's
+// unmatched topic). kafka-go's lz4 codec writes LZ4
 // frames with 4 MiB blocks and an xxHash content checksum: the checksum and
 // the large block were a third of the time of compressing a 1 MiB batch of
 // punches, and compression an eighth of the ingest's CPU. The frames written
@@ -50,9 +51,10 @@ var lz4Writers sync.Pool
 
 var lz4Options = []lz4.Option{lz4.BlockSizeOption(lz4.Block256Kb), lz4.ChecksumOption(false)}
 
-// NewWriter returns a compressor behind a 64 KiB buffer: kafka-go writes a
-// record field by field, and every Write of the lz4 writer has a cost of its
-// own (a fifth of the ingest benchmark's CPU went to small Writes).
+// NewWriter returns a compressor behind a 64 KiB buffer: a kafka-go Writer
+// writes a record field by field, and every Write of the lz4 writer has a
+// cost of its own (a fifth of the ingest benchmark's CPU went to small
+// Writes). The ingest's one large Write goes past the buffer.
 func (lz4Codec) NewWriter(w io.Writer) io.WriteCloser {
 	z, _ := lz4Writers.Get().(*lz4Writer)
 	if z == nil {

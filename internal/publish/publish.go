@@ -431,7 +431,7 @@ type FileMeta struct {
 //
 // Writes are pipelined: a full chunk is handed to one sender goroutine and
 // the caller goes on building the next chunk while it is written. The sender
-// makes one WriteMessages call at a time, in chunk order, so messages of one
+// makes one write at a time, in chunk order, so messages of one
 // key keep their order on their partition. After a failed write the writer is
 // spent: Punch, Reject and Flush return that error, and the caller must
 // re-publish the file (nothing after the last acknowledged chunk is known to
@@ -457,7 +457,7 @@ type FileWriter struct {
 // arena hands out the keys and values of punch messages in blocks, a few
 // allocations per hundred messages instead of two per message. What it
 // handed out is never written again (a full block is replaced, not reused),
-// so a message stays valid for as long as kafka-go holds it.
+// so a message stays valid until its chunk is written.
 type arena struct{ bytes []byte }
 
 const (
@@ -574,7 +574,7 @@ func (w *FileWriter) sender(queue <-chan chunk, done chan<- struct{}) {
 			continue // drain: after a failure nothing more is written
 		}
 		err := w.p.write(w.ctx, c.msgs)
-		w.p.recycle(c.msgs) // write copied what it sent into kafka-go's batches
+		w.p.recycle(c.msgs) // write copied what it sent into its record batches
 		w.mu.Lock()
 		if err != nil {
 			w.err = err
