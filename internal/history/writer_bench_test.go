@@ -34,7 +34,7 @@ func BenchmarkWriter(b *testing.B) {
 		cfg, conn, st := openTest(b)
 		_, addr := kafkatest.Fake(b, 1, 6, []string{TopicPunches, TopicRejects, TopicUnmatched, TopicFiles})
 		kw := &kafka.Writer{Addr: kafka.TCP(addr), Topic: TopicPunches, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-			BatchTimeout: time.Millisecond, BatchSize: 1000, Compression: kafka.Lz4}
+			BatchTimeout: time.Millisecond, BatchSize: 1000, Compression: kafka.Snappy}
 		for j := 0; j < n; j += 10_000 {
 			if err := kw.WriteMessages(ctx, msgs[j:min(j+10_000, n)]...); err != nil {
 				b.Fatal(err)

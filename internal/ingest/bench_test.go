@@ -38,12 +38,12 @@ func benchChunk() int {
 }
 
 // benchCompression is kafka.compression for both the ingest and kcat
-// (ATTND_BENCH_COMPRESSION, default lz4 = the default).
+// (ATTND_BENCH_COMPRESSION, default snappy = the default).
 func benchCompression() string {
 	if v := os.Getenv("ATTND_BENCH_COMPRESSION"); v != "" {
 		return v
 	}
-	return "lz4"
+	return "snappy"
 }
 
 // benchDrop writes one large telecop-report-csv drop and returns its path and size.
@@ -117,7 +117,7 @@ func reportRate(b *testing.B, rows int, size int64, took time.Duration) float64 
 	return rate
 }
 
-// BenchmarkIngestKfake: file -> hash -> parse -> kafka-go (acks=all, lz4,
+// BenchmarkIngestKfake: file -> hash -> parse -> kafka-go (acks=all, snappy,
 // 5000-message chunks) -> in-process kfake, for one large drop.
 // Run: go test -run '^$' -bench IngestKfake -benchtime 1x ./internal/ingest
 func BenchmarkIngestKfake(b *testing.B) {
@@ -136,7 +136,7 @@ func BenchmarkIngestKfake(b *testing.B) {
 // BenchmarkIngestRealKafka compares, on one real single-node Kafka broker
 // (scripts/kafka.sh), the ingest's file-to-Kafka rate with kcat producing the
 // same events pre-serialized (key TAB value per line, the same four headers,
-// lz4, acks=all): the target is at least half of kcat's rate.
+// snappy, acks=all): the target is at least half of kcat's rate.
 // ATTND_BENCH_CHUNK, ATTND_BENCH_BATCH_TIMEOUT and ATTND_BENCH_COMPRESSION
 // vary the ingest's kafka settings.
 // Run: go test -run '^$' -bench IngestRealKafka -benchtime 1x ./internal/ingest

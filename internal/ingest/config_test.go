@@ -26,7 +26,7 @@ kafka: {brokers: ["127.0.0.1:9092"], compression: brotli}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MemoryLimit != DefaultMemoryLimit || cfg.Kafka.Compression != "lz4" {
-		t.Errorf("defaults: memory_limit %q, kafka.compression %q; want %q and lz4", cfg.MemoryLimit, cfg.Kafka.Compression, DefaultMemoryLimit)
+	if cfg.MemoryLimit != DefaultMemoryLimit || cfg.Kafka.Compression != "snappy" {
+		t.Errorf("defaults: memory_limit %q, kafka.compression %q; want %q and snappy", cfg.MemoryLimit, cfg.Kafka.Compression, DefaultMemoryLimit)
 	}
 }

@@ -22,18 +22,21 @@ import (
 // options that Kafka's brokers and every client read. Reading stays
 // kafka-go's.
 //
-// Snappy (kafka.compression: snappy) is kafka-go's own codec at its fastest
-// level, s2's snappy-compatible encoder: kafka-go's default level is the
-// "better" one, 2.5 times slower on punch batches for a 2% smaller output.
-// The output is plain xerial-framed snappy, as the Java client writes it.
-// Even at that level snappy is not the default: it compresses punch batches
-// 2.5 times faster than this lz4 but 18% larger (3.3 against 3.9), and in
-// the 10 M backfill the broker's extra bytes cost more than the ingest
-// saved (docs/benchmarks.md). Zstd (kafka.compression: zstd) is written at
-// level 1: on punch batches it gives the same ratio as kafka-go's default
-// level 3 (8.1, twice lz4's) 25% faster; for an ingest that sends over a
-// slow link it is the choice, but over loopback it cost the ingest 9 CPU
-// seconds more than lz4 in the backfill for 6 saved in the broker.
+// Snappy (kafka.compression: snappy, the default) is kafka-go's own codec
+// at its fastest level, s2's snappy-compatible encoder: kafka-go's default
+// level is the "better" one, 2.5 times slower on punch batches for a 2%
+// smaller output. The output is plain xerial-framed snappy, as the Java
+// client writes it. It compresses punch batches 2.5 times faster than the
+// lz4 here, 18% larger (a ratio of 3.3 against 3.9). With the embedded
+// broker keeping records on disk, those bytes cost it less than the ingest
+// saves: in the 10 M backfill, alternated, the ingest used 4-10 CPU
+// seconds less and the broker and the pusher no more (docs/benchmarks.md,
+// session 9). Before the broker wrote to disk, its memory made lz4 the
+// better choice. Zstd (kafka.compression: zstd) is written at level 1: on
+// punch batches it gives the same ratio as kafka-go's default level 3 (8.1,
+// 2.5 times snappy's) 25% faster; for an ingest that sends over a slow link
+// it is the choice, but over loopback it cost the ingest more CPU than it
+// saved the broker.
 func init() {
 	compress.Codecs[compress.Lz4] = lz4Codec{}
 	compress.Codecs[compress.Snappy] = &snappy.Codec{Compression: snappy.FasterCompression}

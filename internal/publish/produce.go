@@ -30,7 +30,8 @@ import (
 // maxBatchRecordBytes bounds the records (before compression) of one
 // batch, as the Writer's BatchBytes did: a compressed batch then stays under
 // the broker's default message.max.bytes (1 MiB) even when nothing
-// compresses (lz4 stores such blocks as they are, plus a few bytes).
+// compresses (every codec stores such data nearly as it is, plus a few
+// bytes; TestIncompressibleBatchFits).
 const maxBatchRecordBytes = 1<<20 - 4<<10
 
 // metaTTL is how long a topic's partition list is reused; kafka-go's

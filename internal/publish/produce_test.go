@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,35 @@ func TestBatchLen(t *testing.T) {
 	} {
 		if got := batchLen(tc.msgs); got != tc.want {
 			t.Errorf("batchLen of %d messages = %d, want %d", len(tc.msgs), got, tc.want)
+		}
+	}
+}
+
+// A batch as large as batchLen lets it be, of records that do not compress
+// at all, stays under the broker's default message.max.bytes (1,048,588)
+// with every codec: the codecs store incompressible data nearly as it is.
+func TestIncompressibleBatchFits(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var msgs []kafka.Message
+	for {
+		v := make([]byte, 1000)
+		for i := range v {
+			v[i] = byte(rnd.Uint32())
+		}
+		next := append(msgs, kafka.Message{Key: []byte(fmt.Sprint(len(msgs))), Value: v})
+		if batchLen(next) < len(next) {
+			break
+		}
+		msgs = next
+	}
+	for _, comp := range []kafka.Compression{0, kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd} {
+		buf, err := encodeBatch(nil, nil, msgs, comp, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The record set's int32 size is not part of the broker's limit.
+		if size := len(buf) - 4; size > 1048588 {
+			t.Errorf("%v: a batch of %d incompressible records is %d bytes, over message.max.bytes", comp, len(msgs), size)
 		}
 	}
 }

@@ -72,7 +72,7 @@ type Config struct {
 	ReplicationFactor int      `yaml:"replication_factor"` // for topic creation; default 1
 	CreateTopics      *bool    `yaml:"create_topics"`      // default true
 	ClientID          string   `yaml:"client_id"`
-	Compression       string   `yaml:"compression"` // lz4 (default) | snappy | zstd | gzip | none
+	Compression       string   `yaml:"compression"` // snappy (default) | lz4 | zstd | gzip | none
 	ChunkSize         int      `yaml:"chunk_size"`  // messages per write (one request per partition); default 5000
 	// BatchTimeout is ignored: a chunk is sent as soon as it is full or the
 	// file ends (see produce.go). Kept so that configs written for versions
@@ -113,7 +113,7 @@ func (c Config) WithDefaults() Config {
 		c.ClientID = "attnd-ingest"
 	}
 	if c.Compression == "" {
-		c.Compression = "lz4"
+		c.Compression = "snappy"
 	}
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = 5000
@@ -164,9 +164,9 @@ func compression(name string) (kafka.Compression, error) {
 		return 0, nil
 	case "gzip":
 		return kafka.Gzip, nil
-	case "snappy":
+	case "snappy", "":
 		return kafka.Snappy, nil
-	case "lz4", "":
+	case "lz4":
 		return kafka.Lz4, nil
 	case "zstd":
 		return kafka.Zstd, nil
