@@ -18,6 +18,7 @@ package chdb
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -236,9 +237,12 @@ type Options struct {
 }
 
 // Open starts the engine with its data under dataPath (created if missing)
-// and returns the process's one Session. The context bounds nothing inside
-// the engine's start; it is checked before starting.
-func Open(ctx context.Context, dataPath string, log *slog.Logger) (*Session, error) {
+// and returns the process's one Session. mergeTree are defaults for every
+// MergeTree table of the engine (a server's <merge_tree> section; a table's
+// own SETTINGS still win); they are written to dataPath/engine-config.xml,
+// which the engine reads at start. The context bounds nothing inside the
+// engine's start; it is checked before starting.
+func Open(ctx context.Context, dataPath string, log *slog.Logger, mergeTree ...Setting) (*Session, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -261,6 +265,15 @@ func Open(ctx context.Context, dataPath string, log *slog.Logger) (*Session, err
 		return nil, fmt.Errorf("chdb: data path: %w", err)
 	}
 
+	args := []string{"chdb", "--path=" + abs}
+	if len(mergeTree) > 0 {
+		cfg, err := writeEngineConfig(abs, mergeTree)
+		if err != nil {
+			return nil, fmt.Errorf("chdb: %w", err)
+		}
+		args = append(args, "--config-file="+cfg)
+	}
+
 	openMu.Lock()
 	defer openMu.Unlock()
 	if isOpen {
@@ -270,7 +283,6 @@ func Open(ctx context.Context, dataPath string, log *slog.Logger) (*Session, err
 	var conn unsafe.Pointer
 	withGoSignals(func() {
 		l.signalsEnabled(0)
-		args := []string{"chdb", "--path=" + abs}
 		argv := make([]*byte, len(args)+1)
 		keep := make([][]byte, len(args))
 		for i, a := range args {
@@ -280,13 +292,36 @@ func Open(ctx context.Context, dataPath string, log *slog.Logger) (*Session, err
 		conn = l.connect(int32(len(args)), argv)
 	})
 	if conn == nil {
-		return nil, fmt.Errorf("chdb: connect with --path=%s failed", abs)
+		return nil, fmt.Errorf("chdb: connect with %s failed", strings.Join(args[1:], " "))
 	}
 	isOpen = true
 	s := &Session{lib: l, conn: conn, path: abs, log: log, db: "default"}
 	log.Info("chdb: engine started", "path", abs, "lib", libPath, "took", time.Since(start).Round(time.Millisecond))
 	return s, nil
 }
+
+// writeEngineConfig writes the engine's configuration file under dir: the
+// MergeTree defaults, each name checked to be a plain setting name.
+func writeEngineConfig(dir string, mergeTree []Setting) (string, error) {
+	var b strings.Builder
+	b.WriteString("<clickhouse>\n  <merge_tree>\n")
+	for _, st := range mergeTree {
+		if !settingName.MatchString(st.Name) {
+			return "", fmt.Errorf("engine config: %q is not a setting name", st.Name)
+		}
+		fmt.Fprintf(&b, "    <%s>", st.Name)
+		xml.EscapeText(&b, []byte(st.Value))
+		fmt.Fprintf(&b, "</%s>\n", st.Name)
+	}
+	b.WriteString("  </merge_tree>\n</clickhouse>\n")
+	path := filepath.Join(dir, "engine-config.xml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return "", fmt.Errorf("engine config: %w", err)
+	}
+	return path, nil
+}
+
+var settingName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Path is the session's data folder.
 func (s *Session) Path() string { return s.path }

@@ -29,7 +29,7 @@ func TestSession(t *testing.T) {
 	var before kernelSigaction
 	sigaction(int(syscall.SIGSEGV), nil, &before)
 
-	s, err := Open(ctx, t.TempDir(), nil)
+	s, err := Open(ctx, t.TempDir(), nil, Setting{"merge_max_block_size", "4096"})
 	if err != nil {
 		t.Fatalf("%v (run scripts/setup-chdb.sh)", err)
 	}
@@ -51,6 +51,15 @@ func TestSession(t *testing.T) {
 	}
 	if string(r.Data) != "2\n" {
 		t.Fatalf("SELECT 1+1 = %q", r.Data)
+	}
+
+	// The MergeTree default given to Open is the engine's.
+	r, err = s.Query(ctx, []byte("SELECT value, changed FROM system.merge_tree_settings WHERE name = 'merge_max_block_size'"), "CSV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Data) != "\"4096\",1\n" {
+		t.Fatalf("merge_max_block_size after Open with 4096: %q", r.Data)
 	}
 
 	_, err = s.Query(ctx, []byte("SELECT * FROM nope_db.nope"), "CSV")
@@ -124,5 +133,14 @@ func TestSession(t *testing.T) {
 	}
 	if _, err := s.Query(ctx, []byte("SELECT 1"), "CSV"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("query after close: %v", err)
+	}
+}
+
+// A MergeTree default whose name could break out of its XML element is
+// refused before the engine starts.
+func TestOpenRefusesOddSettingName(t *testing.T) {
+	_, err := Open(context.Background(), t.TempDir(), nil, Setting{"a><b", "1"})
+	if err == nil || !strings.Contains(err.Error(), "not a setting name") {
+		t.Fatalf("Open with a setting named a><b: %v", err)
 	}
 }

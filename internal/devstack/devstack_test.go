@@ -48,6 +48,16 @@ func TestStack(t *testing.T) {
 	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "1" {
 		t.Fatalf("SELECT 1 = %d %q", resp.StatusCode, body)
 	}
+	// The engine runs with its MergeTree defaults (horizontal merges).
+	resp, err = http.Get(s.ClickHouseHTTP + "/?query=" + url.QueryEscape("SELECT value FROM system.merge_tree_settings WHERE name = 'enable_vertical_merge_algorithm'"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.TrimSpace(string(body)) != "0" {
+		t.Fatalf("enable_vertical_merge_algorithm = %q, want 0", body)
+	}
 
 	conn, err := kafka.DialContext(ctx, "tcp", s.Kafka)
 	if err != nil {
