@@ -100,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	s.retention, s.retained = make(chan struct{}), make(chan struct{})
 	go s.applyRetention(s.retention, s.retained)
 
-	if s.sess, err = chdb.Open(ctx, filepath.Join(cfg.Dir, "clickhouse"), cfg.Log, EngineMergeTree...); err != nil {
+	if s.sess, err = chdb.Open(ctx, filepath.Join(cfg.Dir, "clickhouse"), cfg.Log, engineMergeTree...); err != nil {
 		return fail(fmt.Errorf("devstack: clickhouse engine: %w", err))
 	}
 	h, err := chserver.NewHandler(ctx, s.sess, cfg.Log)
@@ -129,7 +129,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	return s, nil
 }
 
-// EngineMergeTree are the embedded engine's MergeTree defaults. Horizontal
+// engineMergeTree are the embedded engine's MergeTree defaults. Horizontal
 // merges only: a vertical merge (ClickHouse's default for parts of 131,072
 // rows or more with 11 or more non-key columns, as punches has) merges the
 // sort key first and then gathers every other column in a pass of its own,
@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 // horizontal merge holds one block of every column of each part it merges;
 // the embedded engine serves one site's tables, whose merges join tens of
 // parts. A production ClickHouse server keeps its own defaults.
-var EngineMergeTree = []chdb.Setting{{Name: "enable_vertical_merge_algorithm", Value: "0"}}
+var engineMergeTree = []chdb.Setting{{Name: "enable_vertical_merge_algorithm", Value: "0"}}
 
 // DefaultRetention is Kafka's default log retention: records are kept seven
 // days, long after the stages have consumed them.
